@@ -1,0 +1,30 @@
+"""Quantile-function distributions: query any level, never cross, exact CRPS.
+
+Every family is a :class:`torch.distributions.Distribution` with ``icdf`` (the quantile
+function; levels broadcast against the batch), ``cdf``, ``crps``, ``mean``, ``rsample`` and,
+where a density exists, ``log_prob``.
+"""
+
+from .base import PiecewiseQuantileDistribution
+from .isqf import IQF, ISQF, ISQFParams, isqf_domain_map, spline_shares
+from .parametric import Gaussian, StudentT
+from .quantile_grid import QuantileGrid
+from .scaled import AffineTransformed, crps
+from .sqf import SQF, SQFParams, sqf_domain_map
+
+__all__ = [
+    "IQF",
+    "ISQF",
+    "SQF",
+    "AffineTransformed",
+    "Gaussian",
+    "ISQFParams",
+    "PiecewiseQuantileDistribution",
+    "QuantileGrid",
+    "SQFParams",
+    "StudentT",
+    "crps",
+    "isqf_domain_map",
+    "spline_shares",
+    "sqf_domain_map",
+]

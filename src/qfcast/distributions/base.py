@@ -1,0 +1,161 @@
+"""The base class of every piecewise-linear quantile-function family (ISQF, IQF, SQF, grid)."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import Tensor
+from torch.distributions import Distribution, constraints
+from torch.distributions.utils import lazy_property
+
+from . import _piecewise as pw
+from ._utils import as_float_tensor, check_levels, uniform_levels
+
+
+class PositiveSimplex(constraints.Constraint):
+    """Rows of strictly positive numbers summing to one (torch's ``simplex`` allows zeros).
+
+    The sum is checked to 1e-5 (or a few ulps per entry if larger), so shares computed in
+    float32 and cast to float64 still pass.
+    """
+
+    event_dim = 1
+
+    def check(self, value: Tensor) -> Tensor:
+        tol = max(1e-5, 64 * torch.finfo(value.dtype).eps * value.shape[-1])
+        return (value > 0).all(-1) & ((value.sum(-1) - 1).abs() <= tol)
+
+    def __repr__(self) -> str:
+        return "PositiveSimplex()"
+
+
+class NonDecreasing(constraints.Constraint):
+    """Finite rows whose entries never decrease along the last dimension."""
+
+    event_dim = 1
+
+    def check(self, value: Tensor) -> Tensor:
+        return torch.isfinite(value).all(-1) & (value.diff(dim=-1) >= 0).all(-1)
+
+    def __repr__(self) -> str:
+        return "NonDecreasing()"
+
+
+positive_simplex = PositiveSimplex()
+non_decreasing = NonDecreasing()
+
+
+def check_knot_levels(levels: Tensor) -> None:
+    """Knot levels are structural (shared by the batch), so they are always checked."""
+    if levels.dim() != 1 or levels.numel() < 2:
+        raise ValueError(
+            f"knot_levels must be 1-D with at least 2 levels, got {tuple(levels.shape)}"
+        )
+    inside = bool(((levels > 0) & (levels < 1)).all())
+    if not inside or not bool((levels.diff() > 0).all()):
+        raise ValueError(
+            f"knot_levels must be strictly increasing in (0, 1), got {levels.tolist()}"
+        )
+
+
+class PiecewiseQuantileDistribution(Distribution):
+    """A univariate distribution defined by a piecewise-linear quantile function.
+
+    Subclasses build their knots in ``_make_spline`` (rows = the flattened batch); this class
+    answers every query in closed form through :mod:`qfcast.distributions._piecewise`:
+    ``icdf(alpha)`` with ``alpha`` broadcasting against the batch shape (``alpha`` of shape
+    ``(K, 1, ...)`` asks K levels at once), ``cdf``, ``crps``, ``log_prob``, ``mean``, and
+    inverse-transform ``rsample``.
+    """
+
+    has_rsample = True
+    support = constraints.real
+
+    # -- to be provided by subclasses -------------------------------------------------------
+    def _make_spline(self) -> pw.Spline:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _check_queryable(self) -> None:
+        """Raise if the distribution cannot answer cdf/crps queries (crossed grids)."""
+
+    # -- shared machinery ---------------------------------------------------------------------
+    @lazy_property
+    def _spline(self) -> pw.Spline:
+        return self._make_spline()
+
+    @property
+    def _dtype_ref(self) -> Tensor:
+        """A parameter tensor whose dtype and device queries are converted to."""
+        raise NotImplementedError
+
+    def _rows(self, value: Tensor):
+        """Flatten ``value`` against the batch into rows ``(B, S)``.
+
+        Returns the (possibly expanded) distribution, the rows, and a function that turns a
+        ``(B, S)`` result back into ``broadcast(value.shape, batch_shape)``.
+        """
+        batch = self.batch_shape
+        shape = torch.broadcast_shapes(value.shape, batch)
+        n = len(batch)
+        tail = shape[len(shape) - n :] if n else torch.Size()
+        dist = self if tail == batch else self.expand(tail)
+        lead = shape[: len(shape) - n]
+        rows = math.prod(tail)
+        samples = math.prod(lead)
+        v = value.expand(shape).reshape(samples, rows).T
+
+        def restore(out: Tensor) -> Tensor:
+            return out.T.reshape(shape)
+
+        return dist, v, restore
+
+    def icdf(self, value: Tensor | float) -> Tensor:
+        value = as_float_tensor(value, self._dtype_ref)
+        if self._validate_args:
+            check_levels(value)
+        dist, alpha, restore = self._rows(value)
+        return restore(pw.icdf(dist._spline, alpha))
+
+    def _value_rows(self, value: Tensor | float):
+        """Validate observations and flatten them into rows (see :meth:`_rows`)."""
+        value = as_float_tensor(value, self._dtype_ref)
+        if self._validate_args:
+            if bool(torch.isnan(value).any()):
+                raise ValueError("values must not be NaN")
+            torch.broadcast_shapes(value.shape, self.batch_shape)
+        self._check_queryable()
+        return self._rows(value)
+
+    def _query(self, fn, value: Tensor | float) -> Tensor:
+        dist, z, restore = self._value_rows(value)
+        return restore(fn(dist._spline, z))
+
+    def cdf(self, value: Tensor | float) -> Tensor:
+        return self._query(pw.cdf, value)
+
+    def crps(self, value: Tensor | float) -> Tensor:
+        """Continuous ranked probability score ∫ 2ρ_α(y − q(α)) dα, in closed form."""
+        return self._query(pw.crps, value)
+
+    def log_prob(self, value: Tensor | float) -> Tensor:
+        value = as_float_tensor(value, self._dtype_ref)
+        if self._validate_args:
+            self._validate_sample(value)
+        return self._query(pw.log_prob, value)
+
+    @property
+    def mean(self) -> Tensor:
+        """∫ q(α) dα in closed form (no Monte Carlo)."""
+        return pw.mean(self._spline).reshape(self.batch_shape)
+
+    @property
+    def median(self) -> Tensor:
+        return self.icdf(torch.full(self.batch_shape, 0.5, dtype=self._dtype_ref.dtype))
+
+    def rsample(self, sample_shape: torch.Size | tuple = torch.Size()) -> Tensor:
+        """Inverse-transform samples q(U), U ~ U(0, 1) kept strictly inside (0, 1)."""
+        shape = self._extended_shape(torch.Size(sample_shape))
+        alpha = uniform_levels(shape, self._dtype_ref)
+        dist, a, restore = self._rows(alpha)
+        return restore(pw.icdf(dist._spline, a))
