@@ -187,3 +187,40 @@ def _rebuild(example, params):
     if hasattr(base, "_spline"):
         base.__dict__.pop("_spline", None)
     return d
+
+
+def test_chunked_queries_equal_direct(example, monkeypatch):
+    """Large batches are evaluated in chunks of rows: values and gradients must not change."""
+    import qfcast.distributions.base as base_module
+    import qfcast.distributions.isqf as isqf_module
+
+    def queries():
+        d = example.make()
+        params = _leaf_params(d)
+        for p in params:
+            p.requires_grad_(True)
+        d = _rebuild(example, params)
+        alpha = _levels_for(d, LEVELS[1:-1])
+        inside = torch.tensor([0.2, 0.35, 0.55, 0.65, 0.8], dtype=F64)
+        y = d.icdf(_levels_for(d, inside)).detach()
+        out = [d.icdf(alpha), d.cdf(y), d.log_prob(y), crps(d, y)]
+        grads = torch.autograd.grad(sum(o.sum() for o in out), params, allow_unused=True)
+        return out, grads
+
+    direct, g_direct = queries()
+    monkeypatch.setattr(base_module, "CHUNK_ELEMENTS", 1)  # one row per chunk
+    monkeypatch.setattr(isqf_module, "CRPS_CHUNK_ELEMENTS", 1)
+    monkeypatch.setattr(base_module.pw, "chunked", _small_chunks(base_module.pw.chunked))
+    chunked, g_chunked = queries()
+    for a, b in zip(chunked, direct, strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-13, atol=1e-13)
+    for a, b in zip(g_chunked, g_direct, strict=True):
+        if b is not None:
+            torch.testing.assert_close(a, b, rtol=1e-12, atol=1e-12)
+
+
+def _small_chunks(chunked):
+    def wrapper(fn, shared, rows, chunk):
+        return chunked(fn, shared, rows, 1)
+
+    return wrapper

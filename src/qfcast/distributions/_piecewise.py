@@ -325,10 +325,11 @@ class _Chunked(torch.autograd.Function):
             with torch.enable_grad():
                 out = ctx.fn(*ctx.shared, *part)
             wanted = [p for p in part if p.requires_grad]
-            got = iter(torch.autograd.grad(out, wanted, grad[i : i + chunk]))
+            got = iter(torch.autograd.grad(out, wanted, grad[i : i + chunk], allow_unused=True))
             for g, p in zip(grads, part, strict=True):
                 if g is not None and p.requires_grad:
-                    g[i : i + chunk] = next(got)
+                    gp = next(got)
+                    g[i : i + chunk] = 0 if gp is None else gp
         return (None, None, None, *grads)
 
 

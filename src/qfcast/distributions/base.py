@@ -59,6 +59,25 @@ def check_knot_levels(levels: Tensor) -> None:
         )
 
 
+#: elements per chunk of rows when a query is evaluated (see ``_piecewise.chunked``)
+CHUNK_ELEMENTS = 2**20
+
+
+def _call_on_spline(fn, tailed: bool, *tensors: Tensor) -> Tensor:
+    *knots, query = tensors
+    betas = knots[4:] if tailed else (None, None)
+    return fn(pw.Spline(*knots[:4], *betas), query)
+
+
+def _on_rows(fn, spline: pw.Spline, query: Tensor) -> Tensor:
+    """``fn(spline, query)`` over cache-sized chunks of rows: same values and gradients."""
+    knots = [spline.x, spline.y, spline.w, spline.h]
+    if spline.tailed:
+        knots += [spline.beta_l, spline.beta_r]
+    chunk = max(256, CHUNK_ELEMENTS // max(spline.x.shape[1], query.shape[1]))
+    return pw.chunked(_call_on_spline, (fn, spline.tailed), (*knots, query), chunk)
+
+
 class PiecewiseQuantileDistribution(Distribution):
     """A univariate distribution defined by a piecewise-linear quantile function.
 
@@ -115,7 +134,7 @@ class PiecewiseQuantileDistribution(Distribution):
         if self._validate_args:
             check_levels(value)
         dist, alpha, restore = self._rows(value)
-        return restore(pw.icdf(dist._spline, alpha))
+        return restore(_on_rows(pw.icdf, dist._spline, alpha))
 
     def _value_rows(self, value: Tensor | float):
         """Validate observations and flatten them into rows (see :meth:`_rows`)."""
@@ -129,7 +148,7 @@ class PiecewiseQuantileDistribution(Distribution):
 
     def _query(self, fn, value: Tensor | float) -> Tensor:
         dist, z, restore = self._value_rows(value)
-        return restore(fn(dist._spline, z))
+        return restore(_on_rows(fn, dist._spline, z))
 
     def cdf(self, value: Tensor | float) -> Tensor:
         return self._query(pw.cdf, value)
@@ -158,4 +177,4 @@ class PiecewiseQuantileDistribution(Distribution):
         shape = self._extended_shape(torch.Size(sample_shape))
         alpha = uniform_levels(shape, self._dtype_ref)
         dist, a, restore = self._rows(alpha)
-        return restore(pw.icdf(dist._spline, a))
+        return restore(_on_rows(pw.icdf, dist._spline, a))

@@ -156,7 +156,7 @@ class ISQF(PiecewiseQuantileDistribution):
         """
         dist, z, restore = self._value_rows(value)
         rows = dist._param_rows()
-        chunk = max(1024, CRPS_CHUNK_ELEMENTS // rows[1][0].numel())
+        chunk = max(256, CRPS_CHUNK_ELEMENTS // max(rows[1][0].numel(), z.shape[1]))
         return restore(pw.chunked(pw.isqf_crps, (self.knot_levels,), (*rows, z), chunk))
 
 
