@@ -40,9 +40,9 @@ class ISQF(PiecewiseQuantileDistribution):
 
     Example:
         >>> import torch
-        >>> d = ISQF(torch.tensor([0.1, 0.9]), torch.tensor([0.0, 1.0]),
-        ...          torch.ones(1, 1), torch.ones(1, 1), torch.tensor(2.0), torch.tensor(2.0))
-        >>> d.icdf(torch.tensor([0.3, 0.7])).tolist()
+        >>> x = torch.tensor([0.0, 1.0], dtype=torch.float64)
+        >>> d = ISQF([0.1, 0.9], x, torch.ones(1, 1), torch.ones(1, 1), 2.0, 2.0)
+        >>> [round(q, 12) for q in d.icdf(torch.tensor([0.3, 0.7], dtype=x.dtype)).tolist()]
         [0.25, 0.75]
         >>> round(d.crps(torch.tensor(0.5)).item(), 6)  # 0.0075 + 0.0075 + 7/75 (GluonTS tests)
         0.108333

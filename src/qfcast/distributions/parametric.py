@@ -289,22 +289,24 @@ class Gaussian(Normal):
         new = self._get_checked_instance(Gaussian, _instance)
         return super().expand(batch_shape, _instance=new)
 
-    def cdf(self, value: Tensor) -> Tensor:
+    def cdf(self, value: Tensor | float) -> Tensor:
         """Φ((y − μ)/σ) = ½ erfc((μ − y)/(σ√2)): the lower tail keeps relative accuracy."""
+        value = as_float_tensor(value, self.loc)
         if self._validate_args:
             self._validate_sample(value)
         return _normal_sf((self.loc - value) / self.scale)
 
-    def icdf(self, value: Tensor) -> Tensor:
+    def icdf(self, value: Tensor | float) -> Tensor:
         """μ + σ Φ⁻¹(α) (``ndtri``: accurate for tiny α); levels checked when validating."""
         value = as_float_tensor(value, self.loc)
         if self._validate_args:
             check_levels(value)
         return self.loc + self.scale * torch.special.ndtri(value)
 
-    def crps(self, value: Tensor) -> Tensor:
+    def crps(self, value: Tensor | float) -> Tensor:
         """CRPS(N(μ, σ²), y) = σ[z(2Φ(z) − 1) + 2φ(z) − 1/√π], z = (y − μ)/σ
         (Gneiting, Raftery, Westveld & Goldman 2005, eq. 5)."""
+        value = as_float_tensor(value, self.loc)
         if self._validate_args:
             self._validate_sample(value)
         z = (value - self.loc) / self.scale
@@ -339,16 +341,17 @@ class StudentT(_TorchStudentT):
         ratio = (chi2 / self.df).clamp(min=torch.finfo(self.df.dtype).tiny)
         return self.loc + self.scale * normal * ratio.rsqrt()
 
-    def cdf(self, value: Tensor) -> Tensor:
+    def cdf(self, value: Tensor | float) -> Tensor:
         """F(y) = S(−z), z = (y − μ)/σ, where the standard survival function is
         S(t) = ½ I_{ν/(ν+t²)}(ν/2, ½) for t ≥ 0 (Abramowitz & Stegun 26.7.1)."""
+        value = as_float_tensor(value, self.loc)
         if self._validate_args:
             self._validate_sample(value)
         z = (value - self.loc) / self.scale
         z, df = torch.broadcast_tensors(z, self.df)
         return _StudentTSurvival.apply(-z, df)
 
-    def icdf(self, value: Tensor) -> Tensor:
+    def icdf(self, value: Tensor | float) -> Tensor:
         """μ + σ q(α; ν), q the standard t quantile (``_t_icdf64``); icdf(0) = −inf,
         icdf(1) = +inf. Levels are checked when validating."""
         value = as_float_tensor(value, self.loc)
@@ -357,7 +360,7 @@ class StudentT(_TorchStudentT):
         alpha, df = torch.broadcast_tensors(value, self.df)
         return self.loc + self.scale * _StudentTQuantile.apply(alpha, df)
 
-    def crps(self, value: Tensor) -> Tensor:
+    def crps(self, value: Tensor | float) -> Tensor:
         """CRPS(t_ν(μ, σ), y) = σ[z(2F(z) − 1) + 2f(z)(ν + z²)/(ν − 1)
         − 2√ν B(½, ν − ½)/((ν − 1) B(½, ν/2)²)], z = (y − μ)/σ, F and f the standard t cdf and
         density (Jordan, Krüger & Lerch 2019, J. Stat. Softw. 90(12), scoringRules).
@@ -366,6 +369,7 @@ class StudentT(_TorchStudentT):
         (½, ∞) (ν = 1 is a removable singularity, handled by interpolation); for ν ≤ ½ the
         result is +inf. Computed in float64, returned in the input dtype.
         """
+        value = as_float_tensor(value, self.loc)
         if self._validate_args:
             self._validate_sample(value)
         dtype = torch.result_type(value, self.loc)

@@ -33,7 +33,7 @@ class SQF(PiecewiseQuantileDistribution):
         >>> import torch
         >>> d = SQF(torch.tensor(0.0), torch.tensor([1.0, 3.0]), torch.tensor([0.5, 0.5]))
         >>> d.icdf(torch.tensor([0.25, 0.75])).tolist(), d.mean.item()
-        ([0.25, 1.25], 1.0)
+        ([0.25, 1.25], 0.75)
     """
 
     arg_constraints = {
