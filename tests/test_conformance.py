@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import torch
 
+from qfcast.distributions import _piecewise as pw
 from qfcast.distributions import crps
 
 from .examples import BAD_EXAMPLES, EXAMPLES, Example
@@ -174,15 +175,13 @@ def test_bad_parameters_raise(name, make):
 # --- helpers -----------------------------------------------------------------------------
 def _leaf_params(d):
     base = getattr(d, "base_dist", d)
-    names = [n for n in base.arg_constraints if n != "values"] or ["values"]
-    return [getattr(base, n).detach().clone() for n in names]
+    return [getattr(base, n).detach().clone() for n in base.arg_constraints]
 
 
 def _rebuild(example, params):
     d = example.make()
     base = getattr(d, "base_dist", d)
-    names = [n for n in base.arg_constraints if n != "values"] or ["values"]
-    for n, p in zip(names, params, strict=True):
+    for n, p in zip(base.arg_constraints, params, strict=True):
         setattr(base, n, p)
     if hasattr(base, "_spline"):
         base.__dict__.pop("_spline", None)
@@ -191,8 +190,6 @@ def _rebuild(example, params):
 
 def test_chunked_queries_equal_direct(example, monkeypatch):
     """Large batches are evaluated in chunks of rows: values and gradients must not change."""
-    import qfcast.distributions.base as base_module
-    import qfcast.distributions.isqf as isqf_module
 
     def queries():
         d = example.make()
@@ -208,10 +205,11 @@ def test_chunked_queries_equal_direct(example, monkeypatch):
         return out, grads
 
     direct, g_direct = queries()
-    monkeypatch.setattr(base_module, "CHUNK_ELEMENTS", 1)  # one row per chunk
-    monkeypatch.setattr(isqf_module, "CRPS_CHUNK_ELEMENTS", 1)
-    monkeypatch.setattr(base_module.pw, "chunked", _small_chunks(base_module.pw.chunked))
+    calls = _count_chunked_calls(monkeypatch, rows_per_chunk=1)
     chunked, g_chunked = queries()
+    piecewise = hasattr(getattr(example.make(), "base_dist", example.make()), "_spline")
+    if piecewise and example.make().batch_shape.numel() > 1:
+        assert calls, "the queries did not go through the chunked path"
     for a, b in zip(chunked, direct, strict=True):
         torch.testing.assert_close(a, b, rtol=1e-13, atol=1e-13)
     for a, b in zip(g_chunked, g_direct, strict=True):
@@ -219,8 +217,16 @@ def test_chunked_queries_equal_direct(example, monkeypatch):
             torch.testing.assert_close(a, b, rtol=1e-12, atol=1e-12)
 
 
-def _small_chunks(chunked):
-    def wrapper(fn, shared, rows, chunk):
-        return chunked(fn, shared, rows, 1)
+def _count_chunked_calls(monkeypatch, rows_per_chunk: int) -> list:
+    """Make ``_piecewise.chunked`` split into ``rows_per_chunk`` rows; record each split."""
+    calls: list = []
+    in_chunks = pw._in_chunks
 
-    return wrapper
+    def counting(*args):
+        calls.append(args[-1])
+        return in_chunks(*args)
+
+    monkeypatch.setattr(pw, "MIN_CHUNK_ROWS", 1)
+    monkeypatch.setattr(pw, "CHUNK_ELEMENTS", 0)
+    monkeypatch.setattr(pw, "_in_chunks", counting)
+    return calls

@@ -115,20 +115,29 @@ def test_fast_crps_equals_generic_spline_crps_values_and_gradients():
 
 
 def test_chunked_crps_equals_direct_call(monkeypatch):
-    import qfcast.distributions.isqf as isqf_module
-
     _d, raw, levels = _random_isqf(3, batch=300)
     raw = raw.clone().requires_grad_(True)
     z = torch.randn(300, dtype=F64)
     direct = ISQF(levels, *isqf_domain_map(raw, 4, 3)).crps(z)
     (g_direct,) = torch.autograd.grad(direct.sum(), raw)
-    monkeypatch.setattr(isqf_module, "CRPS_CHUNK_ELEMENTS", 7 * 9)  # 7 rows per chunk
+    chunk_sizes: list[int] = []
+    in_chunks = pw._in_chunks
+
+    def recording(fn, shared, rows, chunk):
+        chunk_sizes.append(chunk)
+        return in_chunks(fn, shared, rows, chunk)
+
+    monkeypatch.setattr(pw, "_in_chunks", recording)
+    monkeypatch.setattr(pw, "MIN_CHUNK_ROWS", 1)
+    monkeypatch.setattr(pw, "CHUNK_ELEMENTS", 7 * 9)  # (K-1)·L = 9 pieces: 7 rows per chunk
     chunked = ISQF(levels, *isqf_domain_map(raw, 4, 3)).crps(z)
     (g_chunked,) = torch.autograd.grad(chunked.sum(), raw)
+    with torch.no_grad():
+        no_grad = ISQF(levels, *isqf_domain_map(raw, 4, 3)).crps(z)
+    assert chunk_sizes == [7, 7], "both the autograd and the no-grad path must chunk"
     torch.testing.assert_close(chunked, direct, rtol=0, atol=0)
     torch.testing.assert_close(g_chunked, g_direct, rtol=1e-14, atol=1e-14)
-    with torch.no_grad():
-        torch.testing.assert_close(ISQF(levels, *isqf_domain_map(raw, 4, 3)).crps(z), direct)
+    torch.testing.assert_close(no_grad, direct, rtol=0, atol=0)
 
 
 def test_crps_gradcheck_float64():

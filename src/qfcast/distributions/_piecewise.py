@@ -9,7 +9,8 @@ and — for the tailed families — exponential below ``x_0`` and above ``x_N``:
 
 Every function here works on *rows*: knot tensors of shape ``(B, N + 1)``, tail rates of shape
 ``(B,)`` and queries of shape ``(B, S)`` (S levels or observations per row). The distribution
-classes flatten their batch into rows (``_QuantileFunction._rows``) and call these.
+classes flatten their batch into rows (``PiecewiseQuantileDistribution._rows``) and call
+these through :func:`chunked`.
 
 CRPS (MATH.md A.4, rewritten for speed). With ``t = F(z)``,
 ``CRPS(z) = ∫ 2 ρ_a(z - q(a)) da = z (2t - 1) + 2 ∫_t^1 q(a) da - 2 ∫_0^1 a q(a) da``.
@@ -293,6 +294,17 @@ def isqf_crps(
     return out - 2 * m1
 
 
+#: elements per row chunk (rows × max(pieces, queries)): about 4 MB of float32 per temporary
+CHUNK_ELEMENTS = 2**20
+#: never fewer rows per chunk than this (Python overhead per chunk)
+MIN_CHUNK_ROWS = 256
+
+
+def _in_chunks(fn, shared: tuple, rows: tuple, chunk: int) -> Tensor:
+    n = rows[0].shape[0]
+    return torch.cat([fn(*shared, *(r[i : i + chunk] for r in rows)) for i in range(0, n, chunk)])
+
+
 class _Chunked(torch.autograd.Function):
     """Evaluate a row-wise function in cache-sized chunks, recomputing each in the backward.
 
@@ -306,9 +318,7 @@ class _Chunked(torch.autograd.Function):
     def forward(ctx, fn, chunk, shared, *rows):  # type: ignore[override]
         ctx.fn, ctx.chunk, ctx.shared = fn, chunk, shared
         ctx.save_for_backward(*rows)
-        n = rows[0].shape[0]
-        parts = [fn(*shared, *(r[i : i + chunk] for r in rows)) for i in range(0, n, chunk)]
-        return torch.cat(parts)
+        return _in_chunks(fn, shared, rows, chunk)
 
     @staticmethod
     @torch.autograd.function.once_differentiable
@@ -326,18 +336,22 @@ class _Chunked(torch.autograd.Function):
                 out = ctx.fn(*ctx.shared, *part)
             wanted = [p for p in part if p.requires_grad]
             got = iter(torch.autograd.grad(out, wanted, grad[i : i + chunk], allow_unused=True))
-            for g, p in zip(grads, part, strict=True):
-                if g is not None and p.requires_grad:
+            for g in grads:
+                if g is not None:
                     gp = next(got)
                     g[i : i + chunk] = 0 if gp is None else gp
         return (None, None, None, *grads)
 
 
-def chunked(fn, shared: tuple, rows: tuple, chunk: int) -> Tensor:
-    """``fn(*shared, *rows)`` evaluated ``chunk`` rows at a time (see :class:`_Chunked`)."""
+def chunked(fn, shared: tuple, rows: tuple, width: int) -> Tensor:
+    """``fn(*shared, *rows)`` over chunks of rows (see :class:`_Chunked`).
+
+    ``width`` is the number of elements a row's largest temporary holds (pieces or queries);
+    a chunk has ``CHUNK_ELEMENTS // width`` rows, at least ``MIN_CHUNK_ROWS``.
+    """
+    chunk = max(MIN_CHUNK_ROWS, CHUNK_ELEMENTS // max(width, 1))
     if rows[0].shape[0] <= chunk:
         return fn(*shared, *rows)
     if torch.is_grad_enabled() and any(r.requires_grad for r in rows):
         return _Chunked.apply(fn, chunk, shared, *rows)
-    n = rows[0].shape[0]
-    return torch.cat([fn(*shared, *(r[i : i + chunk] for r in rows)) for i in range(0, n, chunk)])
+    return _in_chunks(fn, shared, rows, chunk)

@@ -59,10 +59,6 @@ def check_knot_levels(levels: Tensor) -> None:
         )
 
 
-#: elements per chunk of rows when a query is evaluated (see ``_piecewise.chunked``)
-CHUNK_ELEMENTS = 2**20
-
-
 def _call_on_spline(fn, tailed: bool, *tensors: Tensor) -> Tensor:
     *knots, query = tensors
     betas = knots[4:] if tailed else (None, None)
@@ -74,8 +70,8 @@ def _on_rows(fn, spline: pw.Spline, query: Tensor) -> Tensor:
     knots = [spline.x, spline.y, spline.w, spline.h]
     if spline.tailed:
         knots += [spline.beta_l, spline.beta_r]
-    chunk = max(256, CHUNK_ELEMENTS // max(spline.x.shape[1], query.shape[1]))
-    return pw.chunked(_call_on_spline, (fn, spline.tailed), (*knots, query), chunk)
+    width = max(spline.x.shape[1], query.shape[1])
+    return pw.chunked(_call_on_spline, (fn, spline.tailed), (*knots, query), width)
 
 
 class PiecewiseQuantileDistribution(Distribution):
@@ -105,8 +101,8 @@ class PiecewiseQuantileDistribution(Distribution):
 
     @property
     def _dtype_ref(self) -> Tensor:
-        """A parameter tensor whose dtype and device queries are converted to."""
-        raise NotImplementedError
+        """The first declared parameter: queries take its dtype and device."""
+        return getattr(self, next(iter(self.arg_constraints)))
 
     def _rows(self, value: Tensor):
         """Flatten ``value`` against the batch into rows ``(B, S)``.
@@ -129,39 +125,42 @@ class PiecewiseQuantileDistribution(Distribution):
 
         return dist, v, restore
 
+    def _apply(self, fn, value: Tensor) -> Tensor:
+        """``fn(spline, rows)`` for ``value`` broadcast against the batch, in row chunks."""
+        dist, rows, restore = self._rows(value)
+        return restore(_on_rows(fn, dist._spline, rows))
+
     def icdf(self, value: Tensor | float) -> Tensor:
         value = as_float_tensor(value, self._dtype_ref)
         if self._validate_args:
             check_levels(value)
-        dist, alpha, restore = self._rows(value)
-        return restore(_on_rows(pw.icdf, dist._spline, alpha))
+        return self._apply(pw.icdf, value)
 
-    def _value_rows(self, value: Tensor | float):
-        """Validate observations and flatten them into rows (see :meth:`_rows`)."""
+    def _checked_values(self, value: Tensor | float, in_support: bool = False):
+        """Observations as a tensor of the parameters' dtype, validated when validation is on.
+
+        Any number is a valid observation for cdf and crps; ``in_support`` (log_prob) also
+        requires the support, as torch does.
+        """
         value = as_float_tensor(value, self._dtype_ref)
         if self._validate_args:
-            if bool(torch.isnan(value).any()):
+            if in_support:
+                self._validate_sample(value)
+            elif bool(torch.isnan(value).any()):
                 raise ValueError("values must not be NaN")
             torch.broadcast_shapes(value.shape, self.batch_shape)
         self._check_queryable()
-        return self._rows(value)
-
-    def _query(self, fn, value: Tensor | float) -> Tensor:
-        dist, z, restore = self._value_rows(value)
-        return restore(_on_rows(fn, dist._spline, z))
+        return value
 
     def cdf(self, value: Tensor | float) -> Tensor:
-        return self._query(pw.cdf, value)
+        return self._apply(pw.cdf, self._checked_values(value))
 
     def crps(self, value: Tensor | float) -> Tensor:
         """Continuous ranked probability score ∫ 2ρ_α(y − q(α)) dα, in closed form."""
-        return self._query(pw.crps, value)
+        return self._apply(pw.crps, self._checked_values(value))
 
     def log_prob(self, value: Tensor | float) -> Tensor:
-        value = as_float_tensor(value, self._dtype_ref)
-        if self._validate_args:
-            self._validate_sample(value)
-        return self._query(pw.log_prob, value)
+        return self._apply(pw.log_prob, self._checked_values(value, in_support=True))
 
     @property
     def mean(self) -> Tensor:
@@ -175,6 +174,4 @@ class PiecewiseQuantileDistribution(Distribution):
     def rsample(self, sample_shape: torch.Size | tuple = torch.Size()) -> Tensor:
         """Inverse-transform samples q(U), U ~ U(0, 1) kept strictly inside (0, 1)."""
         shape = self._extended_shape(torch.Size(sample_shape))
-        alpha = uniform_levels(shape, self._dtype_ref)
-        dist, a, restore = self._rows(alpha)
-        return restore(_on_rows(pw.icdf, dist._spline, a))
+        return self._apply(pw.icdf, uniform_levels(shape, self._dtype_ref))

@@ -75,10 +75,6 @@ class QuantileGrid(PiecewiseQuantileDistribution):
         super().__init__(values.shape[:-1], validate_args=validate_args)
 
     @property
-    def _dtype_ref(self) -> Tensor:
-        return self.values
-
-    @property
     def crossing_rate(self) -> float:
         """Share of rows (batch elements) whose predicted values cross."""
         return float(self.crossed.to(torch.float64).mean()) if self.crossed.numel() else 0.0

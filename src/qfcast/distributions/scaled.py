@@ -17,8 +17,9 @@ from ._utils import as_float_tensor
 class AffineTransformed(TransformedDistribution):
     """``loc + scale · base`` for a univariate ``base``, with ``crps`` and ``mean`` in closed form.
 
-    ``icdf``, ``cdf``, ``log_prob`` and ``rsample`` come from torch's
-    :class:`~torch.distributions.TransformedDistribution`; ``scale`` must be positive.
+    ``log_prob`` and ``rsample`` come from torch's
+    :class:`~torch.distributions.TransformedDistribution`; ``icdf`` and ``cdf`` are direct
+    (see below). ``scale`` must be positive (checked when validation is on).
 
     Example:
         >>> import torch
@@ -37,12 +38,12 @@ class AffineTransformed(TransformedDistribution):
     ) -> None:
         if base.event_shape != torch.Size():
             raise ValueError("AffineTransformed needs a univariate base distribution")
-        ref = base.mean if not hasattr(base, "_dtype_ref") else base._dtype_ref
+        ref = getattr(base, next(iter(base.arg_constraints)))  # its first parameter
         self.loc = as_float_tensor(loc, ref)
         self.scale = as_float_tensor(scale, ref)
-        if validate_args is not False and bool((self.scale <= 0).any()):
-            raise ValueError("scale must be positive")
         super().__init__(base, [AffineTransform(self.loc, self.scale)], validate_args=validate_args)
+        if self._validate_args and bool((self.scale <= 0).any()):
+            raise ValueError("scale must be positive")
 
     def expand(self, batch_shape, _instance=None):
         new = self._get_checked_instance(AffineTransformed, _instance)

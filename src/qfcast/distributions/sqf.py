@@ -62,15 +62,15 @@ class SQF(PiecewiseQuantileDistribution):
         batch_shape = torch.broadcast_shapes(
             gamma.shape, slopes.shape[:-1], piece_widths.shape[:-1]
         )
+        self._set_params(batch_shape, gamma, slopes, piece_widths)
+        super().__init__(batch_shape, validate_args=validate_args)
+
+    def _set_params(self, batch_shape, gamma, slopes, widths) -> None:
+        """Store the parameters, expanded (as views) to ``batch_shape``."""
         num = slopes.shape[-1]
         self.gamma = gamma.expand(batch_shape)
         self.slopes = slopes.expand((*batch_shape, num))
-        self.piece_widths = piece_widths.expand((*batch_shape, num))
-        super().__init__(batch_shape, validate_args=validate_args)
-
-    @property
-    def _dtype_ref(self) -> Tensor:
-        return self.slopes
+        self.piece_widths = widths.expand((*batch_shape, num))
 
     @constraints.dependent_property(is_discrete=False, event_dim=0)
     def support(self):
@@ -79,10 +79,7 @@ class SQF(PiecewiseQuantileDistribution):
     def expand(self, batch_shape, _instance=None):
         new = self._get_checked_instance(SQF, _instance)
         batch_shape = torch.Size(batch_shape)
-        num = self.slopes.shape[-1]
-        new.gamma = self.gamma.expand(batch_shape)
-        new.slopes = self.slopes.expand((*batch_shape, num))
-        new.piece_widths = self.piece_widths.expand((*batch_shape, num))
+        new._set_params(batch_shape, self.gamma, self.slopes, self.piece_widths)
         super(SQF, new).__init__(batch_shape, validate_args=False)
         new._validate_args = self._validate_args
         return new
