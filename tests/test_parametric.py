@@ -16,8 +16,6 @@ from hypothesis import strategies as st
 
 from qfcast.distributions.parametric import Gaussian, StudentT
 
-from ._parametric_examples import PARAMETRIC_BAD_EXAMPLES, PARAMETRIC_EXAMPLES
-
 F64 = torch.float64
 
 
@@ -162,22 +160,6 @@ def test_icdf_rejects_invalid_levels(family: type, level: float) -> None:
     dist = family(_t(3.0), _t(1.0), validate_args=True)
     with pytest.raises(ValueError, match="quantile levels"):
         dist.icdf(_t([0.5, level]))
-
-
-@pytest.mark.parametrize(("name", "make"), PARAMETRIC_BAD_EXAMPLES)
-def test_bad_examples_raise(name: str, make) -> None:
-    with pytest.raises(ValueError):
-        make()
-
-
-@pytest.mark.parametrize(("name", "make"), PARAMETRIC_EXAMPLES)
-def test_examples_expand_keeps_subclass_and_dtype(name: str, make) -> None:
-    dist = make()
-    big = dist.expand(torch.Size((4, *dist.batch_shape)))
-    assert type(big) is type(dist) and big.batch_shape == (4, *dist.batch_shape)
-    y = dist.icdf(_t(0.2))
-    assert y.shape == dist.batch_shape and y.dtype == F64
-    assert big.crps(y).shape == big.batch_shape
 
 
 @pytest.mark.parametrize("family", [Gaussian, StudentT])
