@@ -6,6 +6,9 @@ PIP    := $(PY) -m pip
 # The pinned CPU wheel: a bare `torch` requirement with no torch installed would pull
 # several GB of CUDA packages. Users elsewhere get their platform's build via `torch>=2.2`.
 TORCH_PIN ?= torch==2.13.0
+# Real benchmark data (read-only, never committed): the shared folder beside the repository.
+QFCAST_DATA_DIR ?= $(abspath ../shared/data)
+export QFCAST_DATA_DIR
 
 .PHONY: demo test lint bench peers clean
 
@@ -34,6 +37,7 @@ lint: $(VENV)/.dev
 
 bench: $(VENV)/.installed
 	$(PY) benchmarks/distributions.py
+	$(PY) benchmarks/data.py
 
 # Peer libraries (GluonTS, ...) live in their own venv, never in ours.
 PEERS_VENV := .venv-peers

@@ -1,11 +1,15 @@
 """qfcast: forecasting the whole quantile function.
 
-See :mod:`qfcast.distributions` for the quantile-function families (ISQF, IQF, SQF, quantile
-grid, Gaussian, Student-t).
+* :mod:`qfcast.distributions` — the quantile-function families (ISQF, IQF, SQF, quantile grid,
+  Gaussian, Student-t), with closed-form CRPS;
+* :mod:`qfcast.data` — long DataFrames in, validated panels and training/inference windows
+  out; readers (:mod:`qfcast.data.readers`) and synthetic generators
+  (:mod:`qfcast.data.synthetic`);
+* :mod:`qfcast.datasets` — the standard benchmarks by name, with their forecast setups.
 """
 
 __version__ = "0.1.0"
 
-from . import distributions
+from . import data, datasets, distributions
 
-__all__ = ["__version__", "distributions"]
+__all__ = ["__version__", "data", "datasets", "distributions"]
