@@ -125,14 +125,8 @@ class Panel:
                 f"steps ({total / len(frame):.0f}× more): the frequency is far finer than the "
                 "data — pass the frequency the data were recorded at"
             )
-        if freq is not None and is_datetime and total > 2 * len(frame):
-            found = infer_freq(times, codes, counts, tz)
-            if found is not None and found.freqstr != index.freq:
-                raise DataError(
-                    f"freq={index.freq!r} contradicts the data, which look like "
-                    f"freq={found.freqstr!r}: on the {index.freq!r} grid {total - len(frame)} "
-                    f"of {total} steps would be empty. Pass freq={found.freqstr!r} (or omit it)"
-                )
+        if total > 2 * len(frame):
+            _check_not_too_fine(index, times, codes, counts, tz, total)
         offsets = np.zeros(n + 1, dtype=np.int64)
         np.cumsum(lengths, out=offsets[1:])
         shift = offsets[:-1] - start  # position = step + shift[series]
@@ -150,6 +144,20 @@ class Panel:
         if int(np.count_nonzero(filled)) < len(frame):
             _raise_duplicates(frame, schema, index.locate(times)[0] + shift[codes], total)
         inserted = total - len(frame)
+        if inserted:
+            carried = schema.dynamic
+            warnings.warn(
+                f"{inserted} timestamps missing inside series ({inserted / total:.1%} of the "
+                "grid) were inserted with NaN targets, which are masked"
+                + (
+                    f"; covariates {describe_ids(carried)} carry their previous value there"
+                    if carried
+                    else ""
+                )
+                + " (see panel.n_inserted)",
+                DataWarning,
+                stacklevel=2,
+            )
         past_values = _dynamic(frame, schema, schema.past, positions, filled, inserted)
         future_values = _dynamic(frame, schema, schema.future, positions, filled, inserted)
         del filled
@@ -365,14 +373,13 @@ class Panel:
 
 # --------------------------------------------------------------------- helpers
 def _locate(frame, schema, times, tz, is_datetime, freq, codes, counts):
-    """(TimeIndex, first step, last step, phase) of each series; off-grid rows raise."""
+    """(TimeIndex, first step, last step, phase) of each series; off-grid rows raise.
+
+    Without ``freq``, the inferred frequency is tried first, then the greatest common gap
+    within series (sparse data can fool inference on short runs).
+    """
     if not is_datetime:
-        if freq is None:
-            order = np.lexsort((times, codes))
-            gaps = np.diff(times[order])[np.diff(codes[order]) == 0]
-            gaps = gaps[gaps > 0]
-            freq = int(np.gcd.reduce(gaps)) if len(gaps) else 1
-        elif not isinstance(freq, (int, np.integer)) or isinstance(freq, bool):
+        if freq is not None and (not isinstance(freq, (int, np.integer)) or isinstance(freq, bool)):
             raise DataError(
                 f"column {schema.time_col!r} holds integers, so freq must be an integer step "
                 f"size (or omitted), not {freq!r}"
@@ -382,47 +389,90 @@ def _locate(frame, schema, times, tz, is_datetime, freq, codes, counts):
             f"column {schema.time_col!r} holds timestamps, so freq must be a pandas "
             f"frequency such as 'h', 'D' or 'MS', not the integer {freq}"
         )
-    elif freq is None:
-        freq = infer_freq(times, codes, counts, tz)
-        if freq is None:
+    if freq is not None:
+        candidates = [freq if not is_datetime else to_freq(freq)]
+    else:
+        gcd = _common_gap(times, codes)
+        if not is_datetime:
+            candidates = [gcd or 1]
+        else:
+            inferred = infer_freq(times, codes, counts, tz)
+            fallback = to_freq(pd.Timedelta(gcd, unit="ns")) if gcd else None
+            candidates = [f for f in dict.fromkeys([inferred, fallback]) if f is not None]
+        if not candidates:
             raise DataError(
                 f"cannot infer the frequency of column {schema.time_col!r}: no series has three "
                 "regularly spaced timestamps. Pass freq=, e.g. freq='D'"
             )
-    else:
-        freq = to_freq(freq)
-    index = TimeIndex.build(freq, tz, int(times.min()))
-    n = len(counts)
+    for candidate in candidates:
+        index = TimeIndex.build(candidate, tz, int(times.min()))
+        fitted = _fit_grid(index, times, codes, len(counts))
+        if fitted is not None:
+            return (index, *fitted)
+    index = TimeIndex.build(candidates[0], tz, int(times.min()))
+    _, phase, ok = index.locate(times)
+    first_phase = np.zeros(len(counts), dtype=np.int64)
+    first_phase[codes[::-1]] = phase[::-1]  # the phase of each series' first row
+    bad = ~(ok & (phase == first_phase[codes]))
+    which = "the given" if freq is not None else "the inferred"
+    raise DataError(
+        f"column {schema.time_col!r} has {int(bad.sum())} timestamps off the regular grid of "
+        f"{which} freq={index.freq!r} (series "
+        f"{describe_ids(pd.unique(frame.loc[bad, schema.id_col]))}); the data contradict "
+        "this frequency — pass the right freq= or fix the timestamps:"
+        + describe_rows(frame.loc[bad, [schema.id_col, schema.time_col]])
+    )
+
+
+def _common_gap(times: np.ndarray, codes: np.ndarray) -> int:
+    """The greatest common divisor of the positive gaps within series (0 if none)."""
+    order = np.lexsort((times, codes))
+    gaps = np.diff(times[order])[np.diff(codes[order]) == 0]
+    gaps = gaps[gaps > 0]
+    return int(np.gcd.reduce(gaps)) if len(gaps) else 0
+
+
+def _fit_grid(index: TimeIndex, times: np.ndarray, codes: np.ndarray, n: int):
+    """(first step, last step, phase) per series, or None if a row is off its series' grid."""
     big, small = np.iinfo(np.int64).max, np.iinfo(np.int64).min
     start, end = np.full(n, big), np.full(n, small)
     phase_lo, phase_hi = np.full(n, big), np.full(n, small)
-    on_grid = True
     for rows in _chunks(len(times)):
         steps, phase, ok = index.locate(times[rows])
+        if not ok.all():
+            return None
         part = codes[rows]
         np.minimum.at(start, part, steps)
         np.maximum.at(end, part, steps)
         np.minimum.at(phase_lo, part, phase)
         np.maximum.at(phase_hi, part, phase)
-        on_grid = on_grid and bool(ok.all())
-    if not on_grid or (phase_lo != phase_hi).any():
-        steps, phase, ok = index.locate(times)
-        first_phase = np.zeros(n, dtype=np.int64)
-        first_phase[codes[::-1]] = phase[::-1]  # the phase of each series' first row
-        bad = ~(ok & (phase == first_phase[codes]))
-        raise DataError(
-            f"column {schema.time_col!r} has {int(bad.sum())} timestamps off the regular "
-            f"freq={index.freq!r} grid of their series (series "
-            f"{describe_ids(pd.unique(frame.loc[bad, schema.id_col]))}); the data contradict "
-            "this frequency — check freq= or the timestamps:"
-            + describe_rows(frame.loc[bad, [schema.id_col, schema.time_col]])
-        )
-    return index, start, end, phase_lo
+    if (phase_lo != phase_hi).any():
+        return None
+    return start, end, phase_lo
 
 
 def _chunks(n: int, size: int = 1 << 22) -> Iterator[slice]:
     for lo in range(0, n, size):
         yield slice(lo, min(lo + size, n))
+
+
+def _check_not_too_fine(index, times, codes, counts, tz, total) -> None:
+    """Refuse a grid the data never fill: every gap a multiple of k > 1 steps."""
+    k = _common_gap(index.locate(times)[0], codes)
+    if k <= 1:
+        return
+    found = infer_freq(times, codes, counts, tz) if not index.is_integer else None
+    if index.is_integer:
+        suggestion = k * int(index.freq)
+    elif found is not None and found.freqstr != index.freq:
+        suggestion = found.freqstr
+    else:
+        suggestion = (index.offset * k).freqstr
+    raise DataError(
+        f"freq={index.freq!r} contradicts the data: every series moves in multiples of {k} "
+        f"steps, so {total - len(times)} of the {total} steps of the grid would be empty. "
+        f"The data look like freq={suggestion!r}; pass that (or omit freq)"
+    )
 
 
 def _raise_duplicates(frame, schema, position, total) -> None:
@@ -452,12 +502,6 @@ def _dynamic(frame, schema, columns, positions, filled, inserted) -> np.ndarray:
         source = np.where(filled, np.arange(total), 0)
         np.maximum.accumulate(source, out=source)
         out = out[source]
-        warnings.warn(
-            f"{inserted} timestamps missing from the data were inserted with a NaN target; "
-            f"covariates {describe_ids(columns)} carry their previous value there",
-            DataWarning,
-            stacklevel=3,
-        )
     return out
 
 

@@ -29,6 +29,8 @@ from .errors import DataError, describe_ids, describe_rows
 
 __all__ = ["Schema"]
 
+_NUMBERS = ("floating", "integer", "mixed-integer-float", "empty")
+
 
 def _names(value: object) -> tuple[str, ...]:
     if value is None:
@@ -151,6 +153,8 @@ def parse_covariate(frame: pd.DataFrame, schema: Schema, col: str, what: str) ->
 
 def _numeric(frame: pd.DataFrame, schema: Schema, col: str, what: str, allow_nan: bool):
     series = frame[col]
+    if series.dtype == object and pdt.infer_dtype(series, skipna=True) in _NUMBERS:
+        series = pd.to_numeric(series)  # Python numbers in an object column: exact
     if not pdt.is_numeric_dtype(series.dtype) or pdt.is_complex_dtype(series.dtype):
         coerced = pd.to_numeric(series, errors="coerce")
         bad = (coerced.isna() & series.notna()).to_numpy()
