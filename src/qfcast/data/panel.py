@@ -44,7 +44,12 @@ class Panel:
     ...     "ds": pd.to_datetime(["2024-01-01", "2024-01-02", "2024-01-04",
     ...                           "2024-01-02", "2024-01-03"]),
     ...     "y": [1.0, 2.0, 4.0, 10.0, 11.0]})
-    >>> panel = Panel.from_frame(df)            # the day 2024-01-03 of "a" is missing
+    >>> import warnings
+    >>> with warnings.catch_warnings(record=True) as said:
+    ...     warnings.simplefilter("always")
+    ...     panel = Panel.from_frame(df)        # the day 2024-01-03 of "a" is missing
+    >>> str(said[0].message).split(" (")[0]     # ... and we say so
+    '1 timestamps missing inside series'
     >>> panel.freq, panel.lengths.tolist(), panel.n_inserted
     ('D', [4, 2], 1)
     >>> panel.target[:4].tolist()               # a NaN marks it unobserved
