@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import warnings
+from dataclasses import fields
 
 import numpy as np
 import pandas as pd
@@ -25,6 +26,7 @@ from qfcast.data import (
     time_feature_names,
     validation_windows,
 )
+from qfcast.data import windows as windows_module
 from qfcast.data.features import age_feature
 
 
@@ -82,6 +84,16 @@ def test_gather_matches_a_slow_reference():
     assert w.past_dynamic.shape == (5, 8, 2) and w.future_dynamic.shape == (5, 3, 1)
     assert w.past_time.shape == (5, 8, 5)  # 4 hourly calendar features + age
     assert w.static_cat[:, 0].tolist() == [0, 1, 0, 1, 0]
+
+
+def test_gather_in_pieces_equals_gather_at_once(monkeypatch):
+    panel, _ = panel_with_covariates()
+    series, origin = np.array([0, 1, 2, 2, 0]), np.array([30, 8, 20, 21, 5])
+    whole = gather(panel, series, origin, context=8, horizon=3)
+    monkeypatch.setattr(windows_module, "_CHUNK_ELEMENTS", 2 * 11)  # two windows per piece
+    pieces = gather(panel, series, origin, context=8, horizon=3)
+    for f in fields(whole):
+        torch.testing.assert_close(getattr(pieces, f.name), getattr(whole, f.name))
 
 
 def test_gathered_time_features_follow_the_timestamps():

@@ -21,6 +21,9 @@ from .errors import DataError, DataWarning, describe_ids
 from .features import age_feature, calendar_features, time_feature_names
 from .panel import Panel
 
+# Windows are gathered in pieces of about this many steps, so temporaries stay small.
+_CHUNK_ELEMENTS = 1 << 20
+
 __all__ = [
     "WindowSampler",
     "Windows",
@@ -74,6 +77,17 @@ def gather(
     """
     series = np.asarray(series, dtype=np.int64)
     origin = np.asarray(origin, dtype=np.int64)
+    rows = max(1, _CHUNK_ELEMENTS // (context + horizon))
+    if len(series) > rows:  # many windows: gather in cache-sized pieces, then join
+        parts = [
+            gather(
+                panel, series[i : i + rows], origin[i : i + rows], context, horizon, future_known
+            )
+            for i in range(0, len(series), rows)
+        ]
+        return Windows(
+            **{f.name: torch.cat([getattr(p, f.name) for p in parts]) for f in fields(Windows)}
+        )
     steps = origin[:, None] + np.arange(-context, horizon)  # (B, C + H) local steps
     lengths = panel.lengths[series][:, None]
     inside = (steps >= 0) & (steps < lengths)
