@@ -228,5 +228,6 @@ def _count_chunked_calls(monkeypatch, rows_per_chunk: int) -> list:
 
     monkeypatch.setattr(pw, "MIN_CHUNK_ROWS", 1)
     monkeypatch.setattr(pw, "CHUNK_ELEMENTS", 0)
+    monkeypatch.setattr(pw, "DIRECT_ELEMENTS", 0)
     monkeypatch.setattr(pw, "_in_chunks", counting)
     return calls

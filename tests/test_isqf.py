@@ -130,6 +130,7 @@ def test_chunked_crps_equals_direct_call(monkeypatch):
     monkeypatch.setattr(pw, "_in_chunks", recording)
     monkeypatch.setattr(pw, "MIN_CHUNK_ROWS", 1)
     monkeypatch.setattr(pw, "CHUNK_ELEMENTS", 7 * 9)  # (K-1)·L = 9 pieces: 7 rows per chunk
+    monkeypatch.setattr(pw, "DIRECT_ELEMENTS", 0)  # chunk even where a whole call would do
     chunked = ISQF(levels, *isqf_domain_map(raw, 4, 3)).crps(z)
     (g_chunked,) = torch.autograd.grad(chunked.sum(), raw)
     with torch.no_grad():

@@ -228,17 +228,23 @@ def isqf_domain_map(
     pos = {"softplus": F.softplus, "abs": torch.abs}.get(positive)
     if pos is None:
         raise ValueError(f"positive must be 'softplus' or 'abs', got {positive!r}")
-    shape = (*raw.shape[:-1], num_knots - 1, num_pieces)
-    widths = spline_shares(raw[..., :n].reshape(shape), tol)
-    heights = spline_shares(raw[..., n : 2 * n].reshape(shape), tol)
-    beta_l = pos(raw[..., 2 * n]) + tol
-    beta_r = pos(raw[..., 2 * n + 1]) + tol
-    knots = raw[..., 2 * n + 2 :]
-    increments = pos(knots[..., 1:]) + tol
-    values = torch.cat([knots[..., :1], knots[..., :1] + increments.cumsum(-1)], dim=-1)
+    # One split (not six slices): its backward writes the gradient once instead of
+    # zero-filling a full-width tensor per slice, which dominated the cost on big batches.
+    logits, betas, first, knots = torch.split(raw, [2 * n, 2, 1, num_knots - 1], dim=-1)
+    shares = spline_shares(logits.reshape(*raw.shape[:-1], 2, num_knots - 1, num_pieces), tol)
+    widths, heights = shares.unbind(-3)
+    beta_l, beta_r = (pos(betas.contiguous()) + tol).unbind(-1)
+    increments = pos(knots.contiguous()) + tol
+    values = torch.cat([first, first + increments.cumsum(-1)], dim=-1)
     return ISQFParams(values, widths, heights, beta_l, beta_r)
 
 
 def spline_shares(logits: Tensor, tol: float = 1e-4) -> Tensor:
-    """``(softmax(logits) + tol) / (1 + L·tol)`` along the last axis: positive, sums to 1."""
-    return (torch.softmax(logits, dim=-1) + tol) / (1 + logits.shape[-1] * tol)
+    """``(softmax(logits) + tol) / (1 + L·tol)`` along the last axis: positive, sums to 1.
+
+    The softmax is written out (``exp(x − max)`` over its sum): on the short last axes used
+    here it is about twice as fast on CPU as ``torch.softmax``, with the same gradient.
+    """
+    e = (logits - logits.detach().amax(dim=-1, keepdim=True)).exp()
+    shrink = 1.0 / (1 + logits.shape[-1] * tol)
+    return e * (shrink / e.sum(dim=-1, keepdim=True)) + tol * shrink
