@@ -1,0 +1,156 @@
+"""The MQ-* forking-sequences decoder: a global MLP and a local MLP shared across horizons.
+
+Wen, Torkkola, Narayanaswamy & Madeka, "A Multi-Horizon Quantile Recurrent Forecaster",
+NIPS Time Series Workshop 2017 (arXiv:1711.11053), section 3. For an encoder state ``h_t``
+and the future-known inputs ``x_{t+1}, …, x_{t+H}`` (known covariates and time features):
+
+* global MLP: ``(c_{t+1}, …, c_{t+H}, c_a) = m_G(h_t, x_{t+1}, …, x_{t+H})`` — one local
+  context per horizon step and one horizon-agnostic context;
+* local MLP, the same weights for every step: ``f_{t+k} = m_L(c_{t+k}, c_a, x_{t+k})``.
+
+Here the local MLP stops at its hidden layer: ``f_{t+k}`` is the feature vector a head
+projects (the head is the local MLP's output layer).
+"""
+
+from __future__ import annotations
+
+import abc
+
+import torch
+from torch import Tensor, nn
+
+from ._inputs import check_input, positive_int
+from .base import EncoderInput, InputDims
+from .registry import Encoder
+
+__all__ = ["ForkingMLPDecoder", "MultiHorizonEncoder"]
+
+
+class ForkingMLPDecoder(nn.Module):
+    """Global + local MLP decoder of MQ-CNN / MQ-RNN (Wen et al. 2017).
+
+    Parameters
+    ----------
+    state_features
+        Size D of the encoder state ``h_t``.
+    step_features
+        Size of the future-known inputs per step (time features + known covariates).
+    horizon
+        Number H of steps decoded per origin.
+    global_hidden
+        Width of the global MLP's hidden layer (ReLU).
+    local_dim
+        Size of each local context and of the horizon-agnostic context (ReLU).
+    out_features
+        Size of the local MLP's output (ReLU): the features per horizon step.
+
+    Examples
+    --------
+    >>> dec = ForkingMLPDecoder(5, 2, horizon=3, global_hidden=8, local_dim=4, out_features=6)
+    >>> dec(torch.zeros(7, 5), torch.zeros(7, 3, 2)).shape  # any leading batch dims
+    torch.Size([7, 3, 6])
+    """
+
+    def __init__(
+        self,
+        state_features: int,
+        step_features: int,
+        horizon: int,
+        global_hidden: int,
+        local_dim: int,
+        out_features: int,
+    ) -> None:
+        super().__init__()
+        self.horizon, self.local_dim = horizon, local_dim
+        self.global_mlp = nn.Sequential(
+            nn.Linear(state_features + horizon * step_features, global_hidden),
+            nn.ReLU(),
+            nn.Linear(global_hidden, (horizon + 1) * local_dim),
+            nn.ReLU(),
+        )
+        self.local_mlp = nn.Sequential(
+            nn.Linear(2 * local_dim + step_features, out_features),
+            nn.ReLU(),
+        )
+
+    def forward(self, state: Tensor, steps: Tensor) -> Tensor:
+        """Features ``(*batch, H, out_features)`` from ``state (*batch, D)`` and
+        ``steps (*batch, H, step_features)``."""
+        contexts = self.global_mlp(torch.cat([state, steps.flatten(-2)], dim=-1))
+        contexts = contexts.unflatten(-1, (self.horizon + 1, self.local_dim))
+        local, agnostic = contexts[..., :-1, :], contexts[..., -1:, :]
+        return self.local_mlp(torch.cat([local, agnostic.expand_as(local), steps], dim=-1))
+
+
+def decoder_hparams(global_hidden: int, local_dim: int, out_features: int, embedding_dims) -> dict:
+    """The checked, JSON-able hyperparameters every multi-horizon encoder shares."""
+    return {
+        "global_hidden": positive_int("global_hidden", global_hidden),
+        "local_dim": positive_int("local_dim", local_dim),
+        "out_features": positive_int("out_features", out_features),
+        "embedding_dims": None if embedding_dims is None else list(embedding_dims),
+    }
+
+
+class MultiHorizonEncoder(Encoder, abc.ABC):
+    """A causal sequence encoder over the context followed by a :class:`ForkingMLPDecoder`.
+
+    Subclasses implement :meth:`encode`, which returns one state per context position,
+    computed from inputs at positions ≤ t only.
+    """
+
+    kind = "multi_horizon"
+    decoder: ForkingMLPDecoder
+
+    @abc.abstractmethod
+    def encode(self, x: EncoderInput) -> Tensor:
+        """States ``(B, C, state_features)``; state t sees window positions ≤ t only."""
+
+    def _decoder(
+        self, dims: InputDims, state_features: int, global_hidden: int, local_dim: int
+    ) -> ForkingMLPDecoder:
+        return ForkingMLPDecoder(
+            state_features,
+            dims.time + dims.known,
+            dims.horizon,
+            global_hidden,
+            local_dim,
+            self.out_features,
+        )
+
+    def forward(self, x: EncoderInput, forking: bool = False) -> Tensor:
+        """Features for the H steps after one origin, or after every context position.
+
+        Parameters
+        ----------
+        x
+            The scaled batch.
+        forking
+            ``False``: the origin is the end of the context; the result ``(B, H, F)`` holds
+            the features of window positions C, …, C+H−1. ``True`` (forking sequences): the
+            result ``(B, C, H, F)`` holds, for the origin after window position t, the
+            features of positions t+1, …, t+H, so its targets are
+            ``cat(past_target, future_target)[:, t + 1 : t + 1 + H]``. Origin t is computed
+            from the target and past covariates at positions ≤ t and the known covariates
+            and time features at positions ≤ t + H only.
+
+        Notes
+        -----
+        The last origin is decoded by the very same call in both modes, so the non-forking
+        output equals ``forward(x, forking=True)[:, -1]`` bit for bit (a single batched call
+        over all origins would differ in the last float bits: matrix products on CPU and GPU
+        round differently for different row counts).
+        """
+        check_input(x, self.dims)
+        c, h = self.dims.context, self.dims.horizon
+        states = self.encode(x)
+        steps = torch.cat([x.time, x.known], dim=-1)  # (B, C + H, T + K)
+        last = self.decoder(states[:, -1], steps[:, c:])
+        if not forking:
+            return last
+        if c == 1:
+            return last.unsqueeze(1)
+        # origin t < C − 1 reads positions t + 1, …, t + H: windows of steps[:, 1 : C + H − 1]
+        windows = steps[:, 1 : c + h - 1].unfold(1, h, 1).transpose(-1, -2)  # (B, C−1, H, ·)
+        early = self.decoder(states[:, :-1], windows)
+        return torch.cat([early, last.unsqueeze(1)], dim=1)
