@@ -5,11 +5,26 @@
 * :mod:`qfcast.data` — long DataFrames in, validated panels and training/inference windows
   out; readers (:mod:`qfcast.data.readers`) and synthetic generators
   (:mod:`qfcast.data.synthetic`);
-* :mod:`qfcast.datasets` — the standard benchmarks by name, with their forecast setups.
+* :mod:`qfcast.datasets` — the standard benchmarks by name, with their forecast setups;
+* :mod:`qfcast.nn` (MQ-CNN, MQ-RNN, DeepAR encoders) and :mod:`qfcast.heads` (one head per
+  family) — combined by :class:`Forecaster`, whose ``predict`` returns a :class:`Forecast`.
 """
 
 __version__ = "0.1.0"
 
-from . import data, datasets, distributions
+from . import data, datasets, distributions, heads, nn
+from .forecast import DistributionForecast, Forecast, SampleForecast
+from .forecaster import Forecaster
 
-__all__ = ["__version__", "data", "datasets", "distributions"]
+__all__ = [
+    "DistributionForecast",
+    "Forecast",
+    "Forecaster",
+    "SampleForecast",
+    "__version__",
+    "data",
+    "datasets",
+    "distributions",
+    "heads",
+    "nn",
+]

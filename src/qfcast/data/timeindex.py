@@ -23,7 +23,7 @@ from pandas.tseries.frequencies import to_offset
 
 from .errors import DataError
 
-__all__ = ["TimeIndex", "infer_freq", "to_freq"]
+__all__ = ["TimeIndex", "infer_freq", "season_length", "to_freq"]
 
 _NS_PER_DAY = 86_400 * 10**9
 # Aliases that pandas 3 no longer accepts but users still type.
@@ -54,6 +54,32 @@ def to_freq(freq: object) -> pd.DateOffset:
         f"freq={freq!r} is not a pandas frequency; use e.g. 'h', '30min', 'D', 'B', 'W-SUN', "
         "'MS', 'QS', 'YS' (see pandas 'offset aliases')"
     )
+
+
+def season_length(freq: object) -> int:
+    """The main seasonal period in steps: a day of sub-daily steps, a week of days, a year of
+    weeks, months or quarters; 1 when there is none (years, integer time).
+
+    >>> [season_length(f) for f in ("h", "30min", "D", "B", "W-SUN", "MS", "QS", "YS", 1)]
+    [24, 48, 7, 5, 52, 12, 4, 1, 1]
+    """
+    if isinstance(freq, (int, np.integer)) and not isinstance(freq, bool):
+        return 1
+    offset = to_freq(freq)
+    if isinstance(offset, pd.offsets.Tick) and offset.nanos < _NS_PER_DAY:
+        per_day, rest = divmod(_NS_PER_DAY, int(offset.nanos))
+        return per_day if rest == 0 else 1
+    if isinstance(offset, (pd.offsets.Day, pd.offsets.Tick)):
+        return 7
+    if isinstance(offset, (pd.offsets.BusinessDay, pd.offsets.CustomBusinessDay)):
+        return 5
+    if isinstance(offset, pd.offsets.Week):
+        return 52
+    if isinstance(offset, (pd.offsets.MonthBegin, pd.offsets.MonthEnd)):
+        return 12
+    if isinstance(offset, (pd.offsets.QuarterBegin, pd.offsets.QuarterEnd)):
+        return 4
+    return 1
 
 
 def _fixed_nanos(offset: pd.DateOffset, tz: str | None) -> int | None:

@@ -58,6 +58,10 @@ class Windows:
     def __len__(self) -> int:
         return len(self.series)
 
+    def __getitem__(self, index: slice | torch.Tensor | np.ndarray) -> Windows:
+        """The windows selected by ``index`` (a slice, or indices)."""
+        return Windows(**{f.name: getattr(self, f.name)[index] for f in fields(self)})
+
     def to(self, device: torch.device | str) -> Windows:
         return Windows(**{f.name: getattr(self, f.name).to(device) for f in fields(self)})
 

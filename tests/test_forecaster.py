@@ -1,0 +1,142 @@
+"""Forecaster: fit/predict on every encoder × head, repeatability, persistence, DDP."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import qfcast
+from qfcast.data.synthetic import demand_scenario
+from qfcast.heads import HEADS
+from qfcast.nn import ENCODERS
+
+from ._ddp_fit import climatology, sine_panel
+
+LEVELS = np.round(np.arange(0.1, 1.0, 0.1), 2)
+
+
+def tiny(**kwargs) -> qfcast.Forecaster:
+    options = dict(
+        horizon=6,
+        max_epochs=1,
+        batches_per_epoch=2,
+        batch_size=8,
+        progress=False,
+        random_state=0,
+        num_samples=20,
+    )
+    return qfcast.Forecaster(**{**options, **kwargs})
+
+
+@pytest.fixture(scope="module")
+def panel() -> pd.DataFrame:
+    return sine_panel(n_series=4, length=96)
+
+
+@pytest.mark.parametrize("model", sorted(ENCODERS))
+@pytest.mark.parametrize("head", sorted(HEADS))
+def test_every_encoder_trains_with_every_head(model, head, panel):
+    fc = tiny(model=model, head=head)
+    assert fc.fit(panel) is fc
+    f = fc.predict(panel)
+    q = f.quantile([0.1, 0.5, 0.9])
+    assert q.shape == (4 * 6, 5) and np.isfinite(q.iloc[:, 2:].to_numpy()).all()
+    last = panel.groupby("unique_id").ds.max()
+    first_future = q.groupby("unique_id").ds.min()
+    assert (first_future - last == pd.Timedelta("1h")).all()
+    assert np.isfinite(f.mean()["mean"]).all()
+
+
+def test_constructor_only_stores_and_fit_returns_self(panel):
+    fc = tiny(head=qfcast.heads.ISQF(num_pieces=3, levels=(0.1, 0.5, 0.9)))
+    params = fc.get_params()
+    assert params["horizon"] == 6 and not any(k.endswith("_") for k in params)
+    with pytest.raises(RuntimeError, match="not fitted"):
+        fc.predict(panel)
+    before = panel.copy()
+    fc.fit(panel)
+    pd.testing.assert_frame_equal(panel, before)
+    assert fc.head_.config()["num_pieces"] == 3
+    with pytest.raises(ValueError, match="did you mean 'isqf'"):
+        tiny(head="isqff").fit(panel)
+
+
+def test_monotone_heads_never_cross(panel):
+    fc = tiny(head="isqf", max_epochs=2).fit(panel)
+    q = fc.predict(panel).quantile(np.linspace(0.01, 0.99, 99)).iloc[:, 2:].to_numpy()
+    assert (np.diff(q, axis=1) >= 0).all()
+
+
+def test_random_state_repeats_and_chunks_do_not_matter(panel):
+    a = tiny(random_state=3).fit(panel).predict(panel).quantile(LEVELS)
+    fc = tiny(random_state=3).fit(panel)
+    b = fc.predict(panel).quantile(LEVELS)
+    pd.testing.assert_frame_equal(a, b)
+    pd.testing.assert_frame_equal(fc.predict(panel, batch_size=1).quantile(LEVELS), b)
+
+
+@pytest.mark.parametrize("model", ["mqcnn", "deepar"])
+def test_save_load_predicts_identically(model, panel, tmp_path):
+    fc = tiny(model=model, head="isqf", random_state=1).fit(panel)
+    before = fc.predict(panel)
+    folder = fc.save(tmp_path / "m")
+    assert sorted(p.name for p in folder.iterdir()) == ["config.json", "model.safetensors"]
+    loaded = qfcast.Forecaster.load(folder)
+    after = loaded.predict(panel)
+    pd.testing.assert_frame_equal(after.quantile(LEVELS), before.quantile(LEVELS))
+    config = json.loads((folder / "config.json").read_text())
+    assert config["params"]["head"]["name"] == "isqf" and config["format"] == 1
+    config["format"] = 99
+    (folder / "config.json").write_text(json.dumps(config))
+    with pytest.raises(ValueError, match=r"model format 99.*Retrain"):
+        qfcast.Forecaster.load(folder)
+    with pytest.raises(FileNotFoundError, match="not a saved qfcast model"):
+        qfcast.Forecaster.load(tmp_path)
+
+
+def test_future_covariates_and_static_categories():
+    sc = demand_scenario(n_series=6, length=120, horizon=6, seed=0)
+    fc = tiny(static=["store", "category"], future=["promo"], model="mqrnn")
+    fc.fit(sc.history)
+    f = fc.predict(sc.history, future_df=sc.future)
+    assert len(f.quantile([0.5])) == 36
+    with pytest.raises(qfcast.data.DataError, match="pass a future frame"):
+        fc.predict(sc.history)
+
+
+def test_training_beats_climatology_on_a_sine_panel():
+    df = sine_panel(n_series=6, length=240)
+    history = df.groupby("unique_id").head(216)
+    actuals = df.groupby("unique_id").tail(24)["y"].to_numpy()
+    fc = qfcast.Forecaster(
+        horizon=24, max_epochs=15, batches_per_epoch=20, progress=False, random_state=0
+    )
+    q = fc.fit(history).predict(history).quantile(LEVELS).iloc[:, 2:].to_numpy().T
+    from qfcast.metrics import mean_weighted_quantile_loss as wql
+
+    ours, base = wql(actuals, q, LEVELS), wql(actuals, climatology(history, 24, LEVELS), LEVELS)
+    assert ours < 0.5 * base, (ours, base)
+    assert fc.best_epoch_ >= 0 and len(fc.history_) >= 1
+
+
+@pytest.mark.slow
+def test_ddp_on_two_cpu_processes(tmp_path):
+    script = Path(__file__).with_name("_ddp_fit.py")
+    out = tmp_path / "ddp.json"
+    done = subprocess.run(
+        [sys.executable, str(script), str(out)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        cwd=tmp_path,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    result = json.loads(out.read_text())
+    assert result["world_size"] == 2
+    assert result["wql"] < 0.5 * result["climatology_wql"], result
