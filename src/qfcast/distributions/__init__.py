@@ -6,8 +6,11 @@ where a density exists, ``log_prob``.
 """
 
 from .base import PiecewiseQuantileDistribution
+from .energy import energy_score, variogram_score
 from .isqf import IQF, ISQF, ISQFParams, isqf_domain_map, spline_shares
+from .mqf2 import MQF2
 from .parametric import Gaussian, StudentT
+from .picnn import PICNN
 from .quantile_grid import QuantileGrid
 from .scaled import AffineTransformed, crps
 from .sqf import SQF, SQFParams, sqf_domain_map
@@ -15,6 +18,8 @@ from .sqf import SQF, SQFParams, sqf_domain_map
 __all__ = [
     "IQF",
     "ISQF",
+    "MQF2",
+    "PICNN",
     "SQF",
     "AffineTransformed",
     "Gaussian",
@@ -24,7 +29,9 @@ __all__ = [
     "SQFParams",
     "StudentT",
     "crps",
+    "energy_score",
     "isqf_domain_map",
     "spline_shares",
     "sqf_domain_map",
+    "variogram_score",
 ]
