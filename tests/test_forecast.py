@@ -78,3 +78,21 @@ def test_sample_forecast_quantiles_never_cross_and_paths_are_kept():
     np.testing.assert_allclose(f.mean()["mean"], paths.mean(0).ravel())
     with pytest.raises(ValueError, match="samples must have shape"):
         SampleForecast(paths[:, :2], IDS, STAMPS, H)
+
+
+def test_joint_questions_from_sample_paths():
+    rng = np.random.default_rng(1)
+    common = rng.normal(size=(4000, 3, 1))
+    paths = np.concatenate([common, common, -common, rng.normal(size=(4000, 3, 1))], axis=2)
+    f = SampleForecast(paths, IDS, STAMPS, H)
+    corr = f.correlation()
+    np.testing.assert_allclose(corr[:, 0, 1], 1.0, atol=1e-12)
+    np.testing.assert_allclose(corr[:, 0, 2], -1.0, atol=1e-12)
+    assert np.abs(corr[:, 0, 3]).max() < 0.06  # independent: |r| ~ 1/sqrt(4000) = 0.016
+    total = f.sum_quantile([0.5, 0.9], steps=range(2))  # steps 0 and 1 move together
+    np.testing.assert_allclose(total["q0.9"], np.quantile(2 * common[:, :, 0], 0.9, axis=0))
+    assert total.columns.tolist() == ["unique_id", "q0.5", "q0.9"]
+    cancel = f.sum_quantile([0.9], steps=[0, 2])  # perfectly anti-correlated: the sum is 0
+    np.testing.assert_allclose(cancel["q0.9"], 0.0, atol=1e-12)
+    with pytest.raises(ValueError, match="0-based horizon steps"):
+        f.sum_quantile([0.5], steps=[4])

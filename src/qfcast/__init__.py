@@ -13,13 +13,14 @@
 __version__ = "0.1.0"
 
 from . import data, datasets, distributions, heads, nn
-from .forecast import DistributionForecast, Forecast, SampleForecast
+from .forecast import DistributionForecast, Forecast, JointForecast, SampleForecast
 from .forecaster import Forecaster
 
 __all__ = [
     "DistributionForecast",
     "Forecast",
     "Forecaster",
+    "JointForecast",
     "SampleForecast",
     "__version__",
     "data",

@@ -24,7 +24,13 @@ from torch.distributions import Distribution
 
 from .data.errors import DataError
 
-__all__ = ["DistributionForecast", "Forecast", "SampleForecast", "quantile_column"]
+__all__ = [
+    "DistributionForecast",
+    "Forecast",
+    "JointForecast",
+    "SampleForecast",
+    "quantile_column",
+]
 
 # Quantiles are computed for this many (level, series, step) values at a time.
 _CHUNK = 1 << 22
@@ -238,3 +244,62 @@ class SampleForecast(Forecast):
         rng = np.random.default_rng(seed)
         pick = rng.integers(0, len(self.samples), size=n)
         return self.samples[pick]
+
+    # ------------------------------------------------------------------ joint questions
+    def _steps(self, steps: object) -> np.ndarray:
+        index = np.arange(self.horizon)
+        chosen = (
+            index[steps]
+            if isinstance(steps, slice)
+            else np.asarray(index if steps is None else list(steps), dtype=np.int64)
+        )
+        if chosen.size == 0 or chosen.min() < 0 or chosen.max() >= self.horizon:
+            raise ValueError(
+                f"steps must be 0-based horizon steps in [0, {self.horizon}), got {steps!r}"
+            )
+        return chosen
+
+    def sum_quantile(self, levels: float | Sequence[float], steps: object = None) -> pd.DataFrame:
+        """Quantiles of the total over ``steps`` (0-based; default: the whole horizon), one row
+        per series — lead-time demand, from the joint sample paths (dependence kept)."""
+        levels = _levels(levels)
+        totals = self.samples[:, :, self._steps(steps)].sum(-1)  # (S, n)
+        values = np.quantile(totals, levels, axis=0)
+        return pd.DataFrame(
+            {self.id_col: self.ids, **{quantile_column(a): values[k] for k, a in enumerate(levels)}}
+        )
+
+    def correlation(self) -> np.ndarray:
+        """Correlation matrix across the horizon steps for each series, ``(n, H, H)``."""
+        x = self.samples - self.samples.mean(0)
+        cov = np.einsum("snh,snk->nhk", x, x) / max(len(self.samples) - 1, 1)
+        sd = np.sqrt(np.clip(np.einsum("nhh->nh", cov), 1e-300, None))
+        return cov / sd[:, :, None] / sd[:, None, :]
+
+
+class JointForecast(SampleForecast):
+    """A joint forecast over the horizon (MQF²): sample paths for every query, plus the exact
+    multivariate quantile map of the distribution behind them."""
+
+    def __init__(self, samples, distribution: Distribution, ids, timestamps, horizon, *,
+                 seed: int | None = None, **names) -> None:  # fmt: skip
+        super().__init__(samples, ids, timestamps, horizon, **names)
+        self.distribution, self.seed = distribution, seed
+
+    def multivariate_quantile(self, levels: Sequence[float] | np.ndarray) -> pd.DataFrame:
+        """The joint quantile at a level vector ``u`` in (0, 1)^H (one vector for every
+        series, or one row per series): ∇φ(Φ⁻¹(u)) — the point of the multivariate quantile
+        map, not a set of marginal quantiles."""
+        u = np.asarray(levels, dtype=np.float64)
+        if u.shape not in {(self.horizon,), (self.n_series, self.horizon)}:
+            raise ValueError(
+                f"levels must have shape ({self.horizon},) or ({self.n_series}, "
+                f"{self.horizon}), got {u.shape}"
+            )
+        if not np.all((u > 0) & (u < 1)):
+            raise ValueError("multivariate quantile levels must lie strictly between 0 and 1")
+        dtype = self.distribution.context.dtype
+        with torch.no_grad():
+            u_t = torch.as_tensor(np.broadcast_to(u, (self.n_series, self.horizon)).copy())
+            values = self.distribution.icdf(u_t.to(dtype)).cpu().numpy().astype(np.float64)
+        return self._frame({"value": values.reshape(-1)})

@@ -52,6 +52,7 @@ __all__ = [
     "IQF",
     "ISQF",
     "MQCNN_LEVELS",
+    "MQF2",
     "SQF",
     "Gaussian",
     "Head",
@@ -111,6 +112,7 @@ class HeadBase(ABC):
     name: ClassVar[str]
     monotone: ClassVar[bool]
     scoring_rule: ClassVar[str] = "crps"
+    joint: ClassVar[bool] = False  # one distribution over all H steps (see _mqf2_head)
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -556,3 +558,8 @@ def get_head(spec: str | Head | Mapping[str, Any]) -> Head:
 def head_config(head: Head) -> dict:
     """``{"name": head.name, **head.config()}``: JSON-able, and ``get_head`` rebuilds it."""
     return {"name": head.name, **head.config()}
+
+
+# The joint head lives in its own module (it owns parameters: see _mqf2_head); importing it
+# here registers it under "mqf2" like every other head.
+from ._mqf2_head import MQF2  # noqa: E402

@@ -87,6 +87,13 @@ class ForecastingModule(L.LightningModule):
         self.lr_factor, self.lr_patience = lr_factor, lr_patience
         self.forking = forking
         self.autoregressive = getattr(encoder, "kind", "") == "autoregressive"
+        self.joint = bool(getattr(head, "joint", False))
+        if self.joint and self.autoregressive:
+            raise ValueError(
+                f"the {head.name} head forecasts the H steps jointly from one encoder state per "
+                "origin; use a multi-horizon encoder ('mqcnn' or 'mqrnn'), not an "
+                "autoregressive one"
+            )
         self.monitor = "val_loss"
 
     # ------------------------------------------------------------------ inputs
@@ -107,10 +114,14 @@ class ForecastingModule(L.LightningModule):
         return x, scale
 
     def _mean_loss(self, raw, target, observed, scale: Scale, extra_dims: int) -> torch.Tensor:
-        shape = (-1,) + (1,) * extra_dims
+        """Mean loss per observed target (univariate heads) or per fully observed window of
+        H steps (joint heads, whose loss has one value per window)."""
+        joint = self.joint
+        shape = (-1,) + (1,) * (extra_dims - 1 if joint else extra_dims)
         loc, s = scale.loc.reshape(shape), scale.scale.reshape(shape)
         loss = self.head.loss(raw, target, observed, loc, s)
-        return loss.sum() / observed.sum().clamp(min=1.0)
+        count = (observed != 0).all(-1).sum() if joint else observed.sum()
+        return loss.sum() / count.clamp(min=1.0)
 
     def loss(self, w: Windows, forking: bool | None = None) -> torch.Tensor:
         """Mean loss per observed target in data units (forking: over every context origin)."""
