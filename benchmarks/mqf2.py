@@ -1,0 +1,245 @@
+"""MQF² against the reference (GluonTS 0.17) and against per-step ISQF, in one run.
+
+    python benchmarks/mqf2.py [--steps 300] [--gluonts-python /work/peers-venv/bin/python]
+
+1. **Speed and memory** at the reference defaults: H = context = 24, batch 32, 50 energy-score
+   samples, PICNN 20 × 2, a 2-layer recurrent encoder of width 40 (ours: MQ-RNN's GRU with
+   forking sequences, so every context position is a window as in GluonTS's sliding scheme;
+   theirs: the DeepAR LSTM). One training step = loss + backward (+ Adam), median of repeats,
+   each library in its own fresh process; peak memory is that process's max RSS.
+2. **Accuracy on a known joint law**: ``MultiHorizonGaussian`` (24 steps, AR(1) φ = 0.9 plus a
+   daily cycle), whose conditional distribution of the next 24 steps is known at any origin.
+   MQF² and ISQF (same encoder, same number of optimiser steps) and, with
+   ``--gluonts-python``, GluonTS's MQF² (same steps) forecast 24 steps for every series; we
+   report the energy score and variogram score (p = 0.5) against held-out futures, and the
+   Frobenius distance between each model's correlation matrix across steps and the truth.
+Prints JSON and writes ``benchmarks/results/mqf2.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+import torch
+
+HERE = Path(__file__).resolve().parent
+RESULTS = HERE / "results" / "mqf2.json"
+H = 24
+SERIES, LENGTH = 40, 720
+
+
+def _peak_gb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6
+
+
+def our_step(repeats: int = 7) -> dict:
+    """One training step of our MQF² at the reference defaults (run in a fresh process)."""
+    from qfcast.data import Panel, WindowSampler
+    from qfcast.data.synthetic import MultiHorizonGaussian
+    from qfcast.heads import MQF2
+    from qfcast.nn import get_encoder
+    from qfcast.nn.base import InputDims
+    from qfcast.training import ForecastingModule
+
+    torch.set_num_threads(2)
+    df = MultiHorizonGaussian().panel(n_series=8, length=400, seed=0)
+    batch = WindowSampler(Panel.from_frame(df), H, H, seed=0).sample(32)
+    dims = InputDims(H, H, 5, 0, 0, 0, ())
+    encoder = get_encoder({"name": "mqrnn", "hidden_size": 40, "num_layers": 2}, dims)
+    torch.manual_seed(0)
+    module = ForecastingModule(encoder, MQF2(num_samples=50).bind(H), past_covariates=0)
+    optimiser = torch.optim.Adam(module.parameters())
+    rss_before = _peak_gb()
+    loss_backward, full_step = [], []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        module.loss(batch).backward()
+        loss_backward.append(time.perf_counter() - start)
+        optimiser.zero_grad()
+        start = time.perf_counter()
+        module.loss(batch).backward()
+        optimiser.step()
+        optimiser.zero_grad()
+        full_step.append(time.perf_counter() - start)
+    return {
+        "loss_backward_s": round(statistics.median(loss_backward[1:]), 4),
+        "step_with_adam_s": round(statistics.median(full_step[1:]), 4),
+        "peak_rss_gb": round(_peak_gb(), 3),
+        "rss_before_steps_gb": round(rss_before, 3),
+        "parameters": sum(p.numel() for p in module.parameters()),
+        "windows_per_step": 32 * H,
+    }
+
+
+def _scores(samples: np.ndarray, future: np.ndarray) -> dict:
+    """Mean energy score (β = 1, all pairs) and variogram score (p = 0.5) over series."""
+    from qfcast.distributions import energy_score, variogram_score
+
+    s = torch.as_tensor(samples.transpose(1, 0, 2))  # (n, m, H)
+    y = torch.as_tensor(np.array(future, dtype=np.float64))
+    es = energy_score(s, y, beta=1.0, estimator="nrg")
+    vs = variogram_score(s, y, p=0.5, estimator="nrg")
+    return {
+        "energy_score": round(float(es.mean()), 4),
+        "variogram_score": round(float(vs.mean()), 2),
+    }
+
+
+def _correlation_error(samples: np.ndarray, truth: np.ndarray) -> float:
+    x = samples - samples.mean(0)
+    cov = np.einsum("snh,snk->nhk", x, x) / (len(samples) - 1)
+    sd = np.sqrt(np.einsum("nhh->nh", cov))
+    corr = cov / sd[:, :, None] / sd[:, None, :]
+    return round(float(np.linalg.norm(corr - truth[None], axis=(1, 2)).mean()), 3)
+
+
+def accuracy(steps: int, gluonts_python: str | None) -> dict:
+    import qfcast
+    from qfcast.data.synthetic import MultiHorizonGaussian
+
+    truth = MultiHorizonGaussian()
+    df = truth.panel(n_series=SERIES, length=LENGTH, seed=0)
+    history = df.groupby("unique_id").head(LENGTH - H)
+    future = df.groupby("unique_id").tail(H)["y"].to_numpy().reshape(SERIES, H)
+    correlation = truth.correlation()
+    batches = 50
+    epochs = max(1, steps // batches)
+    offdiag = correlation[~np.eye(H, dtype=bool)].mean()
+    out: dict = {"steps": epochs * batches, "series": SERIES, "true_offdiag_corr": offdiag}
+    true_paths = truth.sample_future(history, 400, seed=1)  # the exact conditional law
+    out["truth"] = _scores(true_paths, future)
+    out["truth"]["correlation_error"] = _correlation_error(true_paths, correlation)
+    for head in ("mqf2", "isqf"):
+        encoder = {"name": "mqrnn", "hidden_size": 40, "num_layers": 2}
+        fc = qfcast.Forecaster(
+            horizon=H,
+            model=encoder,
+            head=head,
+            context=H,
+            max_epochs=epochs,
+            batches_per_epoch=batches,
+            patience=None,
+            progress=False,
+            random_state=0,
+            num_samples=400,
+        )
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            start = time.perf_counter()
+            fc.fit(history)
+            seconds = time.perf_counter() - start
+            f = fc.predict(history)
+        paths = f.sample(400, seed=0) if head != "mqf2" else f.samples
+        out[head] = {
+            **_scores(paths, future),
+            "correlation_error": _correlation_error(paths, correlation),
+            "train_s": round(seconds, 1),
+        }
+        print(json.dumps({head: out[head]}), file=sys.stderr)
+    if gluonts_python:
+        with tempfile.TemporaryDirectory() as tmp:
+            data = Path(tmp) / "data.npz"
+            series = history.groupby("unique_id")["y"].apply(np.asarray)
+            np.savez(
+                data,
+                train=np.stack(series.to_numpy()),
+                start=np.array([str(history["ds"].min())]),
+                test_context=np.stack([s[-H:] for s in series.to_numpy()]),
+                test_future=future,
+            )
+            result = _peer(
+                gluonts_python,
+                ["--steps", str(epochs * batches), "--data", str(data), "--skip", "step"],
+            )
+        try:
+            scores = result["train_eval"]["scores"]
+            out["gluonts"] = {
+                "energy_score": round(scores["energy_score"], 4),
+                "variogram_score": round(scores["variogram_score_p05"], 2),
+                "train_s": round(result["train_eval"]["train_wall_s"], 1),
+                "save_load_identical": result.get("save_load", {}).get("identical"),
+            }
+        except (KeyError, TypeError) as error:
+            out["gluonts"] = {"error": repr(error), "raw": result}
+    return out
+
+
+def _peer(python: str, args: list[str]) -> dict:
+    script = HERE / "peers" / "gluonts_mqf2.py"
+    done = subprocess.run([python, str(script), *args], capture_output=True, text=True)
+    if done.returncode != 0:
+        return {"error": done.stderr[-2000:]}
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--steps", type=int, default=300, help="optimiser steps per model")
+    parser.add_argument("--gluonts-python", default=None)
+    parser.add_argument("--step-only", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.step_only:
+        print(json.dumps(our_step()))
+        return
+    import qfcast
+
+    ours = json.loads(
+        subprocess.run(
+            [sys.executable, __file__, "--step-only"], check=True, capture_output=True, text=True
+        )
+        .stdout.strip()
+        .splitlines()[-1]
+    )
+    result: dict = {
+        "benchmark": "MQF2: step time and memory vs GluonTS, accuracy on a known joint Gaussian",
+        "command": "python benchmarks/mqf2.py " + " ".join(sys.argv[1:]),
+        "machine": {
+            "python": platform.python_version(),
+            "cpus": os.cpu_count(),
+            "platform": platform.platform(),
+        },
+        "versions": {"qfcast": qfcast.__version__, "torch": torch.__version__},
+        "step": {"qfcast": ours},
+    }
+    if args.gluonts_python:
+        theirs = _peer(args.gluonts_python, ["--steps", "0", "--threads", "2"])
+        try:
+            step = theirs["step"]
+            result["step"]["gluonts"] = {
+                "loss_backward_s": round(step["timings"]["loss_backward"]["median_s"], 4),
+                "step_with_adam_s": round(step["timings"]["loss_backward_adam"]["median_s"], 4),
+                "peak_rss_gb": round(step["memory"]["maxrss_after_adam_steps_kib"] / 1e6, 3),
+                "rss_before_steps_gb": round(
+                    step["memory"]["maxrss_before_first_step_kib"] / 1e6, 3
+                ),
+                "versions": theirs.get("versions"),
+            }
+            g = result["step"]["gluonts"]
+            result["step"]["speedup"] = round(g["loss_backward_s"] / ours["loss_backward_s"], 1)
+            result["step"]["extra_memory_ratio"] = round(
+                (ours["peak_rss_gb"] - ours["rss_before_steps_gb"])
+                / (g["peak_rss_gb"] - g["rss_before_steps_gb"]),
+                3,
+            )
+        except (KeyError, TypeError, ZeroDivisionError) as error:
+            result["step"]["gluonts"] = {"error": repr(error), "raw": theirs}
+    result["accuracy"] = accuracy(args.steps, args.gluonts_python)
+    RESULTS.parent.mkdir(exist_ok=True)
+    RESULTS.write_text(json.dumps(result, indent=2) + "\n")
+    print(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()
