@@ -82,3 +82,31 @@ def test_forecaster_with_mqf2_answers_joint_questions_and_reloads_bit_identicall
         again.multivariate_quantile(np.full(6, 0.9))["value"],
         f.multivariate_quantile(np.full(6, 0.9))["value"],
     )
+
+
+def test_likelihood_option_trains_on_the_negative_log_density():
+    torch.manual_seed(2)
+    head = MQF2(objective="likelihood").bind(3).double()
+    assert head.picnn.quadratic
+    raw = torch.randn(4, 3, head.outputs, dtype=torch.float64)
+    y = torch.randn(4, 3, dtype=torch.float64)
+    loc, scale = torch.zeros(4), torch.full((4,), 2.0, dtype=torch.float64)
+    loss = head.loss(raw, y, torch.ones(4, 3), loc, scale)
+    expected = -head.distribution(raw, loc, scale).log_prob(y)
+    torch.testing.assert_close(loss, expected)
+    loss.sum().backward()
+    assert all(torch.isfinite(p.grad).all() for p in head.parameters() if p.grad is not None)
+    with pytest.raises(ValueError, match="'energy' or 'likelihood'"):
+        MQF2(objective="nll")
+    df = MultiHorizonGaussian(horizon=4, period=4).panel(n_series=3, length=60, seed=0)
+    fc = qfcast.Forecaster(
+        horizon=4,
+        head=MQF2(objective="likelihood"),
+        max_epochs=1,
+        batches_per_epoch=2,
+        progress=False,
+        random_state=0,
+        num_samples=50,
+    )
+    f = fc.fit(df).predict(df)
+    assert np.isfinite(f.samples).all() and f.samples.shape == (50, 3, 4)
