@@ -19,6 +19,7 @@ from __future__ import annotations
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
+from typing import NoReturn
 
 import numpy as np
 import pandas as pd
@@ -27,7 +28,7 @@ from pandas.api import types as pdt
 from . import schema as sc
 from .errors import DataError, DataWarning, describe_ids, describe_rows
 from .schema import Schema
-from .timeindex import TimeIndex, infer_freq, to_freq
+from .timeindex import TimeIndex, infer_freq, series_gaps, to_freq
 
 __all__ = ["Panel"]
 
@@ -136,16 +137,20 @@ class Panel:
         np.cumsum(lengths, out=offsets[1:])
         shift = offsets[:-1] - start  # position = step + shift[series]
 
-        # Second pass, in row chunks so memory stays flat: scatter rows into the grid.
-        def positions() -> Iterator[tuple[slice, np.ndarray]]:
-            for rows in _chunks(len(frame)):
-                yield rows, index.locate(times[rows])[0] + shift[codes[rows]]
-
+        # Second pass, in row chunks so memory stays flat: scatter every row (target and
+        # dynamic covariates together) into the grid, locating each chunk once.
+        past_rows = _covariates(frame, schema, schema.past)
+        future_rows = _covariates(frame, schema, schema.future)
         target = np.full(total, np.nan)
+        past_values = np.zeros((total, len(schema.past)), dtype=np.float32)
+        future_values = np.zeros((total, len(schema.future)), dtype=np.float32)
         filled = np.zeros(total, dtype=bool)
-        for rows, position in positions():
+        for rows in _chunks(len(frame)):
+            position = index.locate(times[rows])[0] + shift[codes[rows]]
             filled[position] = True
             target[position] = y[rows]
+            past_values[position] = past_rows[rows]
+            future_values[position] = future_rows[rows]
         if int(np.count_nonzero(filled)) < len(frame):
             _raise_duplicates(frame, schema, index.locate(times)[0] + shift[codes], total)
         inserted = total - len(frame)
@@ -163,8 +168,11 @@ class Panel:
                 DataWarning,
                 stacklevel=2,
             )
-        past_values = _dynamic(frame, schema, schema.past, positions, filled, inserted)
-        future_values = _dynamic(frame, schema, schema.future, positions, filled, inserted)
+            if carried:
+                # Each series' first step is a given row: carrying forward never crosses series.
+                source = np.where(filled, np.arange(total), 0)
+                np.maximum.accumulate(source, out=source)
+                past_values, future_values = past_values[source], future_values[source]
         del filled
         static_real, static_cat, vocab = _static(frame, schema, static_df, ids, codes, categories)
         return cls(
@@ -239,15 +247,9 @@ class Panel:
         return pd.DataFrame(
             {
                 self.schema.id_col: self.ids[series],
-                self.schema.time_col: self._as_time(self.timestamps(series, steps)),
+                self.schema.time_col: self.index.as_datetime(self.timestamps(series, steps)),
             }
         )
-
-    def _as_time(self, values: np.ndarray) -> object:
-        if self.index.is_integer:
-            return values
-        times = pd.DatetimeIndex(values.astype("datetime64[ns]"))
-        return times.tz_localize("UTC").tz_convert(self.tz) if self.tz else times
 
     # ----------------------------------------------------------------- reshaping
     def to_frame(self) -> pd.DataFrame:
@@ -256,7 +258,7 @@ class Panel:
         steps = np.arange(len(self.target)) - self.offsets[:-1][series]
         columns: dict[str, object] = {
             self.schema.id_col: self.ids[series],
-            self.schema.time_col: self._as_time(self.timestamps(series, steps)),
+            self.schema.time_col: self.index.as_datetime(self.timestamps(series, steps)),
             self.schema.target_col: self.target,
         }
         for j, col in enumerate(self.schema.past):
@@ -394,27 +396,20 @@ def _locate(frame, schema, times, tz, is_datetime, freq, codes, counts):
             f"column {schema.time_col!r} holds timestamps, so freq must be a pandas "
             f"frequency such as 'h', 'D' or 'MS', not the integer {freq}"
         )
-    if freq is not None:
-        candidates = [freq if not is_datetime else to_freq(freq)]
-    else:
-        gcd = _common_gap(times, codes)
-        if not is_datetime:
-            candidates = [gcd or 1]
-        else:
-            inferred = infer_freq(times, codes, counts, tz)
-            fallback = to_freq(pd.Timedelta(gcd, unit="ns")) if gcd else None
-            candidates = [f for f in dict.fromkeys([inferred, fallback]) if f is not None]
-        if not candidates:
-            raise DataError(
-                f"cannot infer the frequency of column {schema.time_col!r}: no series has three "
-                "regularly spaced timestamps. Pass freq=, e.g. freq='D'"
-            )
-    for candidate in candidates:
+    first = None
+    for candidate in _candidates(times, codes, counts, tz, is_datetime, freq):
         index = TimeIndex.build(candidate, tz, int(times.min()))
         fitted = _fit_grid(index, times, codes, len(counts))
         if fitted is not None:
             return (index, *fitted)
-    index = TimeIndex.build(candidates[0], tz, int(times.min()))
+        if first is None:
+            first = index
+    if first is None:
+        raise DataError(
+            f"cannot infer the frequency of column {schema.time_col!r}: no series has three "
+            "regularly spaced timestamps. Pass freq=, e.g. freq='D'"
+        )
+    index = first
     _, phase, ok = index.locate(times)
     first_phase = np.zeros(len(counts), dtype=np.int64)
     first_phase[codes[::-1]] = phase[::-1]  # the phase of each series' first row
@@ -429,11 +424,27 @@ def _locate(frame, schema, times, tz, is_datetime, freq, codes, counts):
     )
 
 
+def _candidates(times, codes, counts, tz, is_datetime, freq) -> Iterator[object]:
+    """The frequencies to try, in order; the greatest common gap is only computed (a sort of
+    every row) when the cheaper inference failed to fit."""
+    if freq is not None:
+        yield freq if not is_datetime else to_freq(freq)
+        return
+    if not is_datetime:
+        yield _common_gap(times, codes) or 1
+        return
+    inferred = infer_freq(times, codes, counts, tz)
+    if inferred is not None:
+        yield inferred
+    gcd = _common_gap(times, codes)
+    fallback = to_freq(pd.Timedelta(gcd, unit="ns")) if gcd else None
+    if fallback is not None and fallback != inferred:
+        yield fallback
+
+
 def _common_gap(times: np.ndarray, codes: np.ndarray) -> int:
     """The greatest common divisor of the positive gaps within series (0 if none)."""
-    order = np.lexsort((times, codes))
-    gaps = np.diff(times[order])[np.diff(codes[order]) == 0]
-    gaps = gaps[gaps > 0]
+    gaps = series_gaps(times, codes)
     return int(np.gcd.reduce(gaps)) if len(gaps) else 0
 
 
@@ -480,33 +491,23 @@ def _check_not_too_fine(index, times, codes, counts, tz, total) -> None:
     )
 
 
-def _raise_duplicates(frame, schema, position, total) -> None:
+def _raise_duplicates(frame, schema, position, total) -> NoReturn:
     counts = np.bincount(position, minlength=total)
     dup = counts[position] > 1
-    if dup.any():  # always, when called
-        cols = [schema.id_col, schema.time_col, schema.target_col]
-        raise DataError(
-            f"{int(dup.sum())} rows repeat a ({schema.id_col!r}, {schema.time_col!r}) pair, in "
-            f"series {describe_ids(pd.unique(frame.loc[dup, schema.id_col]))}; keep one row "
-            "per series and timestamp (aggregate or drop duplicates first):"
-            + describe_rows(frame.loc[dup, cols].sort_values(cols[:2]))
-        )
+    cols = [schema.id_col, schema.time_col, schema.target_col]
+    raise DataError(
+        f"{int(dup.sum())} rows repeat a ({schema.id_col!r}, {schema.time_col!r}) pair, in "
+        f"series {describe_ids(pd.unique(frame.loc[dup, schema.id_col]))}; keep one row "
+        "per series and timestamp (aggregate or drop duplicates first):"
+        + describe_rows(frame.loc[dup, cols].sort_values(cols[:2]))
+    )
 
 
-def _dynamic(frame, schema, columns, positions, filled, inserted) -> np.ndarray:
-    total = len(filled)
-    out = np.zeros((total, len(columns)), dtype=np.float32)
-    if not columns:
-        return out
+def _covariates(frame, schema, columns) -> np.ndarray:
+    """The given dynamic covariate columns, checked, as a (rows, len(columns)) float32 array."""
+    out = np.empty((len(frame), len(columns)), dtype=np.float32)
     for j, col in enumerate(columns):
-        values = sc.parse_covariate(frame, schema, col, "a dynamic covariate")
-        for rows, position in positions():
-            out[position, j] = values[rows]
-    if inserted:
-        # Each series' first step is a given row, so carrying forward never crosses series.
-        source = np.where(filled, np.arange(total), 0)
-        np.maximum.accumulate(source, out=source)
-        out = out[source]
+        out[:, j] = sc.parse_covariate(frame, schema, col, "a dynamic covariate")
     return out
 
 

@@ -23,7 +23,7 @@ from pandas.tseries.frequencies import to_offset
 
 from .errors import DataError
 
-__all__ = ["TimeIndex", "infer_freq", "season_length", "to_freq"]
+__all__ = ["TimeIndex", "infer_freq", "season_length", "series_gaps", "to_freq"]
 
 _NS_PER_DAY = 86_400 * 10**9
 # Aliases that pandas 3 no longer accepts but users still type.
@@ -117,13 +117,22 @@ def infer_freq(
         found = _infer(np.sort(pd.unique(times)), tz)
     if found is not None:
         return found
-    order = np.lexsort((times, codes))
-    gaps = np.diff(times[order])[np.diff(codes[order]) == 0]
-    gaps = gaps[gaps > 0]
+    gaps = series_gaps(times, codes)
     if len(gaps) == 0:
         return None
     values, counts = np.unique(gaps, return_counts=True)
     return to_offset(pd.Timedelta(int(values[np.argmax(counts)]), unit="ns"))
+
+
+def series_gaps(values: np.ndarray, codes: np.ndarray) -> np.ndarray:
+    """The positive gaps between consecutive values of each series (``codes``), pooled.
+
+    >>> series_gaps(np.array([5, 1, 3, 10, 20]), np.array([0, 0, 0, 1, 1])).tolist()
+    [2, 2, 10]
+    """
+    order = np.lexsort((values, codes))
+    gaps = np.diff(values[order])[np.diff(codes[order]) == 0]
+    return gaps[gaps > 0]
 
 
 def _infer(values: np.ndarray, tz: str | None) -> pd.DateOffset | None:
@@ -255,7 +264,11 @@ class TimeIndex:
 
     def to_datetime(self, steps: np.ndarray, phase: np.ndarray) -> pd.DatetimeIndex | np.ndarray:
         """Timestamps (in the data's time zone) or integers at global ``steps``."""
-        values = np.ravel(self.to_values(steps, phase))
+        return self.as_datetime(self.to_values(steps, phase))
+
+    def as_datetime(self, values: np.ndarray) -> pd.DatetimeIndex | np.ndarray:
+        """int64 ns (UTC) values as timestamps in the data's time zone (integers as they are)."""
+        values = np.ravel(values)
         if self.is_integer:
             return values
         index = pd.DatetimeIndex(values.astype("datetime64[ns]"))
