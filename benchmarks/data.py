@@ -58,7 +58,7 @@ def _panel_frame(n_series: int, length: int, seed: int = 0) -> pd.DataFrame:
 
 
 def run_one(n_series: int, length: int) -> dict:
-    from qfcast.data import Panel, WindowSampler, inference_windows, validation_windows
+    from qfcast.data import Panel, WindowSampler, inference_batches, validation_windows
 
     frame = _panel_frame(n_series, length)
     input_gb = _rss_gb()
@@ -75,9 +75,8 @@ def run_one(n_series: int, length: int) -> dict:
 
     start = time.perf_counter()
     validation_windows(panel, CONTEXT, HORIZON)
-    for lo in range(0, n_series, 8 * BATCH):
-        chunk = np.arange(lo, min(lo + 8 * BATCH, n_series))
-        inference_windows(panel, CONTEXT, HORIZON, series=chunk)
+    for _ in inference_batches(panel, CONTEXT, HORIZON, batch_size=8 * BATCH):
+        pass
     eval_s = time.perf_counter() - start
     return {
         "series": n_series,

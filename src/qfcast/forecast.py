@@ -186,7 +186,8 @@ class DistributionForecast(Forecast):
         self.distribution = distribution
 
     def _dtype(self) -> torch.dtype:
-        return self.distribution.mean.dtype
+        """The distribution's floating dtype, read off its parameters (not computed)."""
+        return _param_dtype(self.distribution)
 
     def _quantiles(self, levels: np.ndarray) -> np.ndarray:
         per_level = max(1, self.n_series * self.horizon)
@@ -215,6 +216,15 @@ class DistributionForecast(Forecast):
         return out.cpu().numpy().astype(np.float64)
 
 
+def _param_dtype(distribution: Distribution) -> torch.dtype:
+    for value in vars(distribution).values():
+        if isinstance(value, torch.Tensor) and value.is_floating_point():
+            return value.dtype
+        if isinstance(value, Distribution):
+            return _param_dtype(value)
+    return torch.get_default_dtype()
+
+
 class SampleForecast(Forecast):
     """A forecast backed by sample paths ``(num_samples, n_series, horizon)``."""
 
@@ -227,16 +237,16 @@ class SampleForecast(Forecast):
                 f"{samples.shape}"
             )
         self.samples = samples  # paths: joint across steps
-        self._sorted = np.sort(samples, axis=0)  # per (series, step): quantiles never cross
 
     def _quantiles(self, levels: np.ndarray) -> np.ndarray:
-        return np.quantile(self._sorted, levels, axis=0)
+        # sample quantiles are non-decreasing in the level: they never cross
+        return np.quantile(self.samples, levels, axis=0)
 
     def _mean(self) -> np.ndarray:
         return self.samples.mean(axis=0)
 
     def _cdf(self, values: np.ndarray) -> np.ndarray:
-        return (self._sorted <= values[None]).mean(axis=0)
+        return (self.samples <= values[None]).mean(axis=0)
 
     def sample(self, n: int = 100, seed: int | None = None) -> np.ndarray:
         """``n`` of the stored paths, drawn with replacement (whole paths, so the dependence

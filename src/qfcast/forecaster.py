@@ -32,11 +32,12 @@ from safetensors.torch import load_file, save_file
 from tqdm.auto import tqdm
 
 from . import __version__
-from .data.errors import DataError, DataWarning, describe_ids
+from .data.errors import DataError
+from .data.features import time_feature_names
 from .data.panel import Panel
 from .data.schema import Schema
-from .data.timeindex import TimeIndex, season_length
-from .data.windows import inference_windows, split_validation
+from .data.timeindex import season_length
+from .data.windows import inference_batches, split_validation
 from .forecast import DistributionForecast, Forecast, JointForecast, SampleForecast
 from .heads import get_head, head_config
 from .nn import get_encoder
@@ -177,9 +178,7 @@ class Forecaster:
         )
         L.seed_everything(seed, workers=True, verbose=False)
         panel = Panel.from_frame(df, freq=self.freq, schema=self._schema(), static_df=static_df)
-        head = get_head(self.head)
-        if hasattr(head, "bind"):  # a head with parameters of its own (mqf2)
-            head = head.bind(self.horizon)
+        head = _bound_head(self.head, self.horizon)
         # MQ-CNN's default context is 4 horizons; a joint head trains one window per context
         # position, each with its own energy-score samples, so it keeps GluonTS MQF²'s one
         context = self.context or (
@@ -188,7 +187,7 @@ class Forecaster:
         dims = InputDims(
             context=context,
             horizon=self.horizon,
-            time=len(_time_names(panel.index)) + 1,
+            time=len(time_feature_names(panel.index)) + 1,
             past=len(self.past),
             known=len(self.future),
             static_real=len(panel.static_real_names),
@@ -221,7 +220,7 @@ class Forecaster:
             fitted = self._train(module, train, val, context, seed)
         finally:
             quiet.setLevel(level)
-        return self._store(module, head, dims, panel, context, *fitted)
+        return self._store(module, head, dims, panel, *fitted)
 
     def _train(self, module, train, val, context, seed):
         stream = WindowStream(
@@ -254,12 +253,12 @@ class Forecaster:
         seconds = time.perf_counter() - start
         return seconds, best, trainer.global_rank, trainer.world_size
 
-    def _store(self, module, head, dims, panel, context, seconds, best, rank, world) -> Forecaster:
+    def _store(self, module, head, dims, panel, seconds, best, rank, world) -> Forecaster:
         self.fit_seconds_ = seconds
         self.module_, self.head_, self.dims_ = module, head, dims
         self.schema_, self.freq_, self.tz_ = panel.schema, panel.freq, panel.tz
         self.categories_ = {k: v.tolist() for k, v in panel.categories.items()}
-        self.context_ = context
+        self.context_ = dims.context
         self.history_ = best.history
         self.best_epoch_ = best.best_epoch
         self.global_rank_, self.world_size_ = rank, world
@@ -298,30 +297,18 @@ class Forecaster:
                 f"the model was trained on {self.tz_ or 'naive'} timestamps, the data are "
                 f"{panel.tz or 'naive'}"
             )
-        known = panel.future_covariates(future_df, self.horizon)
-        short = panel.lengths < self.context_
-        if short.any():
-            warnings.warn(
-                f"{int(short.sum())} series are shorter than the {self.context_}-step context "
-                f"({describe_ids(panel.ids[short])}); their windows are left-padded and the "
-                "padding is masked",
-                DataWarning,
-                stacklevel=2,
-            )
         module = self.module_
         show = self.progress if progress is None else progress
-        chunks = range(0, panel.n_series, batch_size)
-        bar = tqdm(chunks, desc="predict", unit="chunk", disable=not show or len(chunks) < 2)
+        batches = inference_batches(panel, self.context_, self.horizon, future_df, batch_size)
+        total = -(-panel.n_series // batch_size)
+        quiet = not show or total < 2
+        bar = tqdm(batches, desc="predict", unit="chunk", total=total, disable=quiet)
         ar = module.autoregressive
         generator_seed = 0 if self.random_state is None else self.random_state
         raws, locs, scales, samples = [], [], [], []
         with torch.random.fork_rng():
             torch.manual_seed(generator_seed)
-            for lo in bar:
-                series = np.arange(lo, min(lo + batch_size, panel.n_series))
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore", DataWarning)  # said once, above
-                    w = inference_windows(panel, self.context_, self.horizon, known, series=series)
+            for w in bar:
                 if ar:
                     samples.append(module.predict_samples(w, self.num_samples).numpy())
                 else:
@@ -369,7 +356,6 @@ class Forecaster:
             "tz": self.tz_,
             "categories": self.categories_,
             "dims": asdict(self.dims_),
-            "context": self.context_,
             "fit_seconds": self.fit_seconds_,
             "best_epoch": self.best_epoch_,
         }
@@ -397,9 +383,7 @@ class Forecaster:
         dims = InputDims(
             **{**config["dims"], "cardinalities": tuple(config["dims"]["cardinalities"])}
         )
-        head = get_head(params["head"])
-        if hasattr(head, "bind"):
-            head = head.bind(dims.horizon)
+        head = _bound_head(params["head"], dims.horizon)
         encoder = get_encoder(params["model"], dims)
         module = ForecastingModule(
             encoder, head, past_covariates=dims.past, scaler=params["scaler"]
@@ -410,17 +394,18 @@ class Forecaster:
         fc.schema_ = Schema.from_dict(config["schema"])
         fc.freq_, fc.tz_ = config["freq"], config["tz"]
         fc.categories_ = config["categories"]
-        fc.context_ = config["context"]
+        fc.context_ = dims.context
         fc.fit_seconds_ = config["fit_seconds"]
         fc.best_epoch_ = config["best_epoch"]
         fc.history_ = []
         return fc
 
 
-def _time_names(index: TimeIndex) -> tuple[str, ...]:
-    from .data.features import time_feature_names
-
-    return time_feature_names(index)
+def _bound_head(spec: Any, horizon: int) -> Any:
+    """The head for ``spec``; a head with parameters of its own (mqf2) is bound to the
+    horizon, which creates them."""
+    head = get_head(spec)
+    return head.bind(horizon) if hasattr(head, "bind") else head
 
 
 def _jsonable(value: Any) -> Any:

@@ -71,7 +71,7 @@ class ForecastingModule(L.LightningModule):
         head: Any,
         *,
         past_covariates: int,
-        scaler: str = "mean_abs",
+        scaler: str = "robust",
         lr: float = 1e-3,
         weight_decay: float = 0.0,
         lr_factor: float = 0.5,
@@ -134,7 +134,6 @@ class ForecastingModule(L.LightningModule):
             raw = self.projection(self.encoder(x, future, seen))
             target = torch.cat([w.past_target, w.future_target], dim=1)
             observed = torch.cat([w.past_observed, w.future_observed], dim=1).to(raw.dtype)
-            observed = observed.clone()
             observed[:, 0] = 0.0  # the first step has no lagged target to condition on
             if not forking:  # validation: the horizon steps only
                 raw, target = raw[:, -horizon:], target[:, -horizon:]

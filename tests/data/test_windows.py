@@ -21,6 +21,7 @@ from qfcast.data import (
     WindowSampler,
     calendar_features,
     gather,
+    inference_batches,
     inference_windows,
     split_validation,
     time_feature_names,
@@ -173,9 +174,12 @@ def test_validation_and_inference_windows():
     np.testing.assert_allclose(inf.past_target[:, -1].numpy(), last, rtol=1e-6)
     with pytest.raises(DataError, match="pass a future frame"):
         inference_windows(panel, 6, 5)
-    known = panel.future_covariates(future, 5)
-    chunk = inference_windows(panel, 6, 5, future_df=known, series=np.array([2]))
-    torch.testing.assert_close(chunk.future_dynamic, inf.future_dynamic[2:])
+    chunks = list(inference_batches(panel, context=6, horizon=5, future_df=future, batch_size=2))
+    assert [len(c) for c in chunks] == [2, 1]
+    for f in fields(inf):
+        torch.testing.assert_close(
+            torch.cat([getattr(c, f.name) for c in chunks]), getattr(inf, f.name)
+        )
 
 
 def test_split_validation_holds_out_the_last_horizon():

@@ -28,6 +28,7 @@ __all__ = [
     "WindowSampler",
     "Windows",
     "gather",
+    "inference_batches",
     "inference_windows",
     "split_validation",
     "validation_windows",
@@ -242,14 +243,6 @@ class WindowSampler:
         series, origin = self.draw(n)
         return gather(self.panel, series, origin, self.context, self.horizon)
 
-    def __iter__(self) -> Iterator[Windows]:
-        raise TypeError("use sampler.batches(batch_size) for an endless stream of batches")
-
-    def batches(self, batch_size: int) -> Iterator[Windows]:
-        """An endless stream of batches of random windows."""
-        while True:
-            yield self.sample(batch_size)
-
 
 def validation_windows(panel: Panel, context: int, horizon: int) -> Windows:
     """One window per series: the last ``horizon`` steps, forecast from what precedes them.
@@ -268,24 +261,31 @@ def split_validation(panel: Panel, context: int, horizon: int) -> tuple[Panel, W
     return panel.drop_last(horizon), validation_windows(panel, context, horizon)
 
 
-def inference_windows(
+def inference_batches(
     panel: Panel,
     context: int,
     horizon: int,
     future_df: object = None,
-    series: np.ndarray | None = None,
-) -> Windows:
-    """One window per series (or per ``series`` index): the last ``context`` steps, and the
-    ``horizon`` steps after the end with their future-known covariates from ``future_df``
-    (a long frame, or the array ``panel.future_covariates(future_df, horizon)`` computed
-    once when the panel is forecast in chunks)."""
-    chosen = np.arange(panel.n_series) if series is None else np.asarray(series)
-    empty = chosen[panel.lengths[chosen] == 0]
+    batch_size: int = 1024,
+) -> Iterator[Windows]:
+    """The inference windows of every series, ``batch_size`` series at a time: the last
+    ``context`` steps, and the ``horizon`` steps after the end with their future-known
+    covariates from ``future_df``. The future frame is checked, and short series are
+    announced, once for the whole panel."""
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    empty = np.flatnonzero(panel.lengths == 0)
     if len(empty):
         raise DataError(f"series {describe_ids(panel.ids[empty])} have no history to forecast")
-    _warn_short(panel, chosen, context, context, "")
-    if isinstance(future_df, np.ndarray):
-        known = future_df
-    else:
-        known = panel.future_covariates(future_df, horizon)
-    return gather(panel, chosen, panel.lengths[chosen], context, horizon, known)
+    _warn_short(panel, np.arange(panel.n_series), context, context, "")
+    known = panel.future_covariates(future_df, horizon)
+    for lo in range(0, panel.n_series, batch_size):
+        series = np.arange(lo, min(lo + batch_size, panel.n_series))
+        yield gather(panel, series, panel.lengths[series], context, horizon, known)
+
+
+def inference_windows(
+    panel: Panel, context: int, horizon: int, future_df: object = None
+) -> Windows:
+    """One inference window per series, all at once (see :func:`inference_batches`)."""
+    return next(inference_batches(panel, context, horizon, future_df, max(panel.n_series, 1)))
