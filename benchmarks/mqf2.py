@@ -85,24 +85,19 @@ def our_step(repeats: int = 7) -> dict:
 
 def _scores(samples: np.ndarray, future: np.ndarray) -> dict:
     """Mean energy score (β = 1, all pairs) and variogram score (p = 0.5) over series."""
-    from qfcast.distributions import energy_score, variogram_score
+    from qfcast.metrics import energy_score_mean, variogram_score_mean
 
-    s = torch.as_tensor(samples.transpose(1, 0, 2))  # (n, m, H)
-    y = torch.as_tensor(np.array(future, dtype=np.float64))
-    es = energy_score(s, y, beta=1.0, estimator="nrg")
-    vs = variogram_score(s, y, p=0.5, estimator="nrg")
     return {
-        "energy_score": round(float(es.mean()), 4),
-        "variogram_score": round(float(vs.mean()), 2),
+        "energy_score": round(energy_score_mean(future, samples, estimator="nrg"), 4),
+        "variogram_score": round(variogram_score_mean(future, samples, p=0.5), 2),
     }
 
 
 def _correlation_error(samples: np.ndarray, truth: np.ndarray) -> float:
-    x = samples - samples.mean(0)
-    cov = np.einsum("snh,snk->nhk", x, x) / (len(samples) - 1)
-    sd = np.sqrt(np.einsum("nhh->nh", cov))
-    corr = cov / sd[:, :, None] / sd[:, None, :]
-    return round(float(np.linalg.norm(corr - truth[None], axis=(1, 2)).mean()), 3)
+    from qfcast.forecast import sample_correlation
+
+    error = np.linalg.norm(sample_correlation(samples) - truth[None], axis=(1, 2))
+    return round(float(error.mean()), 3)
 
 
 def accuracy(steps: int, gluonts_python: str | None) -> dict:

@@ -30,6 +30,7 @@ __all__ = [
     "JointForecast",
     "SampleForecast",
     "quantile_column",
+    "sample_correlation",
 ]
 
 # Quantiles are computed for this many (level, series, step) values at a time.
@@ -216,6 +217,14 @@ class DistributionForecast(Forecast):
         return out.cpu().numpy().astype(np.float64)
 
 
+def sample_correlation(samples: np.ndarray) -> np.ndarray:
+    """Per-series correlation across steps of sample paths ``(S, n, H)``: ``(n, H, H)``."""
+    x = samples - samples.mean(0)
+    cov = np.einsum("snh,snk->nhk", x, x) / max(len(samples) - 1, 1)
+    sd = np.sqrt(np.clip(np.einsum("nhh->nh", cov), 1e-300, None))
+    return cov / sd[:, :, None] / sd[:, None, :]
+
+
 def _param_dtype(distribution: Distribution) -> torch.dtype:
     for value in vars(distribution).values():
         if isinstance(value, torch.Tensor) and value.is_floating_point():
@@ -281,10 +290,7 @@ class SampleForecast(Forecast):
 
     def correlation(self) -> np.ndarray:
         """Correlation matrix across the horizon steps for each series, ``(n, H, H)``."""
-        x = self.samples - self.samples.mean(0)
-        cov = np.einsum("snh,snk->nhk", x, x) / max(len(self.samples) - 1, 1)
-        sd = np.sqrt(np.clip(np.einsum("nhh->nh", cov), 1e-300, None))
-        return cov / sd[:, :, None] / sd[:, None, :]
+        return sample_correlation(self.samples)
 
 
 class JointForecast(SampleForecast):
