@@ -91,13 +91,20 @@ def seasonal_naive(data: datasets.Dataset) -> dict:
 
 
 def run_model(
-    data: datasets.Dataset, model: str, head: str, budget: float, max_epochs: int, seed: int
+    data: datasets.Dataset,
+    model: str,
+    head: str,
+    budget: float,
+    max_epochs: int,
+    seed: int,
+    scaler: str = "robust",
 ) -> dict:
     fc = qfcast.Forecaster(
         horizon=data.horizon,
         freq=data.freq,
         model=model,
         head=head,
+        scaler=scaler,
         max_epochs=max_epochs,
         patience=10,
         random_state=seed,
@@ -199,9 +206,12 @@ def main() -> None:
         help="per-dataset overrides of --max-epochs, e.g. ett_small=8",
     )
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--scaler", default="robust", help="the Forecaster's scaler")
+    parser.add_argument("--out", type=Path, default=RESULTS, help="where to write the JSON")
     parser.add_argument(
         "--resume",
-        help="a previous run's stderr (JSON lines): rows found there are reused, not retrained",
+        help="a previous run's stderr (JSON lines) with the same settings: rows found there "
+        "are reused, not retrained",
     )
     args = parser.parse_args()
     torch.set_num_threads(min(2, torch.get_num_threads()))
@@ -217,6 +227,7 @@ def main() -> None:
         },
         "versions": {"qfcast": qfcast.__version__, "torch": torch.__version__},
         "budget_s": args.budget,
+        "scaler": args.scaler,
         "max_epochs": args.max_epochs,
         "datasets": {},
     }
@@ -236,7 +247,9 @@ def main() -> None:
             for head in args.heads:
                 row = done.get((name, model, head))
                 if row is None:
-                    row = run_model(data, model, head, args.budget, max_epochs, args.seed)
+                    row = run_model(
+                        data, model, head, args.budget, max_epochs, args.seed, args.scaler
+                    )
                 rows.append(row)
                 print(json.dumps({"dataset": name, **rows[-1]}), file=sys.stderr)
         learned = [r for r in rows if r["model"] != "seasonal_naive"]
@@ -260,8 +273,8 @@ def main() -> None:
         }
     results["train_step_ms"] = step_times()
     results["quantile_query"] = quantile_query_time()
-    RESULTS.parent.mkdir(exist_ok=True)
-    RESULTS.write_text(json.dumps(results, indent=2) + "\n")
+    args.out.parent.mkdir(exist_ok=True)
+    args.out.write_text(json.dumps(results, indent=2) + "\n")
     print(json.dumps(results, indent=2))
 
 

@@ -73,8 +73,8 @@ class Forecaster:
     scaler : {"robust", "mean_abs", "none"}
         Per-window scaling; forecasts are always in data units. ``"robust"`` (median and
         IQR of the context) centres each window, which random-walk-like series (exchange
-        rates) need: on exchange_rate it cut MQ-CNN's mean wQL from 0.027 (ISQF) and 0.012
-        (Gaussian) with GluonTS's ``"mean_abs"`` to 0.011 and 0.009.
+        rates) need; compare with GluonTS's ``"mean_abs"`` using
+        ``benchmarks/forecasters.py --scaler``.
     max_epochs, batches_per_epoch, batch_size, lr, weight_decay, gradient_clip, patience
         Training: ``batches_per_epoch`` random batches of windows make an epoch; training
         stops after ``patience`` epochs without a better validation loss (the last

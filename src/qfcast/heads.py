@@ -281,8 +281,9 @@ class ISQF(_CRPSHead):
 class IQF(_CRPSHead):
     """ISQF with one linear piece per knot interval: ``β_l``, ``β_r``, then ``K`` knots.
 
-    The same map as :class:`ISQF` with ``L = 1`` (whose piece shares are identically 1, so
-    their logits are not projected), built as :class:`qfcast.distributions.IQF`.
+    The knot and tail part of :class:`ISQF`'s map (:func:`qfcast.distributions.iqf_domain_map`;
+    with ``L = 1`` the piece shares are identically 1, so they have no logits), built as
+    :class:`qfcast.distributions.IQF`.
 
     Example:
         >>> import torch
@@ -302,8 +303,7 @@ class IQF(_CRPSHead):
 
     def _base(self, raw: Tensor, validate: bool | None = None) -> qd.IQF:
         k = len(self.levels)
-        shares = raw.new_zeros((*raw.shape[:-1], 2 * (k - 1)))  # softmax over one piece = 1
-        values, _, _, beta_l, beta_r = qd.isqf_domain_map(torch.cat([shares, raw], -1), k, 1, _TOL)
+        values, beta_l, beta_r = qd.iqf_domain_map(raw, k, _TOL)
         levels = _level_tensor(self.levels, raw)
         return qd.IQF(levels, values, beta_l, beta_r, validate_args=validate)
 

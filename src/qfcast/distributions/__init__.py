@@ -7,7 +7,7 @@ where a density exists, ``log_prob``.
 
 from .base import PiecewiseQuantileDistribution
 from .energy import energy_score, variogram_score
-from .isqf import IQF, ISQF, ISQFParams, isqf_domain_map, spline_shares
+from .isqf import IQF, ISQF, ISQFParams, iqf_domain_map, isqf_domain_map, spline_shares
 from .mqf2 import MQF2
 from .parametric import Gaussian, StudentT
 from .picnn import PICNN
@@ -30,6 +30,7 @@ __all__ = [
     "StudentT",
     "crps",
     "energy_score",
+    "iqf_domain_map",
     "isqf_domain_map",
     "spline_shares",
     "sqf_domain_map",

@@ -299,7 +299,7 @@ CHUNK_ELEMENTS = 2**20
 #: never fewer rows per chunk than this (Python overhead per chunk)
 MIN_CHUNK_ROWS = 256
 #: up to this many elements (rows × width) a differentiable call runs whole: its temporaries
-#: still fit comfortably in memory, and skipping the chunked recompute saves ~25% per step
+#: still fit comfortably in memory, and skipping the chunked recompute is faster
 DIRECT_ELEMENTS = 2**22
 
 
