@@ -31,7 +31,6 @@ Example:
 
 from __future__ import annotations
 
-import difflib
 import itertools
 import operator
 from abc import ABC, abstractmethod
@@ -46,6 +45,7 @@ from torch import Tensor
 from torch.distributions import Distribution
 
 from . import distributions as qd
+from ._names import closest
 
 __all__ = [
     "HEADS",
@@ -522,8 +522,8 @@ class StudentT(_ParametricHead):
 def _lookup(name: str) -> type[HeadBase]:
     cls = HEADS.get(name)
     if cls is None:
-        close = difflib.get_close_matches(name, list(HEADS), n=1)
-        hint = f"; did you mean {close[0]!r}?" if close else ""
+        close = closest(name, HEADS)
+        hint = f"; did you mean {close!r}?" if close else ""
         raise ValueError(f"unknown head {name!r}; known heads: {sorted(HEADS)}{hint}")
     return cls
 

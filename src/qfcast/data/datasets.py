@@ -14,13 +14,13 @@ True
 
 from __future__ import annotations
 
-import difflib
 import os
 from pathlib import Path
 from typing import TypeAlias
 
 import pandas as pd
 
+from .._names import closest
 from ._registry import (
     CACHE_DIR_ENV,
     DATA_DIR_ENV,
@@ -76,8 +76,8 @@ def info(name: str) -> DatasetInfo:
     try:
         return _REGISTRY[name]
     except KeyError:
-        close = difflib.get_close_matches(str(name), list(_REGISTRY), n=1)
-        hint = f" Did you mean {close[0]!r}?" if close else ""
+        close = closest(name, _REGISTRY)
+        hint = f" Did you mean {close!r}?" if close else ""
         raise DataError(
             f"unknown dataset {name!r}.{hint} Known datasets: {', '.join(names())}."
         ) from None

@@ -8,13 +8,13 @@ turns a name, a class, a config dict or a ready module into an encoder for given
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any, ClassVar, Literal
 
 from torch import nn
 
+from .._names import closest
 from .base import InputDims
 
 __all__ = ["ENCODERS", "Encoder", "get_encoder"]
@@ -92,8 +92,8 @@ def _qualified(cls: type) -> str:
 def _lookup(name: str) -> type[Encoder]:
     if name in _REGISTRY:
         return _REGISTRY[name]
-    close = difflib.get_close_matches(name.lower(), list(_REGISTRY), n=1)
-    hint = f"; did you mean {close[0]!r}?" if close else ""
+    close = closest(name, _REGISTRY)
+    hint = f"; did you mean {close!r}?" if close else ""
     raise ValueError(f"unknown encoder {name!r}{hint} (known: {sorted(_REGISTRY)})")
 
 
