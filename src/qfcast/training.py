@@ -234,7 +234,6 @@ def make_trainer(
     devices: int | str | list[int],
     strategy: str,
     num_nodes: int,
-    limit_val_batches: int | float | None = None,
     **trainer_kwargs: Any,
 ) -> tuple[L.Trainer, BestWeights]:
     """A Lightning Trainer with early stopping, best-weights restore and no file output."""
@@ -257,8 +256,6 @@ def make_trainer(
         "use_distributed_sampler": False,  # WindowStream seeds each rank itself
         "callbacks": callbacks,
     }
-    if limit_val_batches is not None:
-        options["limit_val_batches"] = limit_val_batches
     options.update(trainer_kwargs)
     return L.Trainer(**options), best
 
