@@ -1,7 +1,7 @@
 """Encoders: scaled windows in, features per forecast step out (plain ``nn.Module``s).
 
 * :class:`MQCNN` — causal dilated convolutions + forking-sequences MLP decoder;
-* :class:`MQRNN` — a causal GRU + the same decoder;
+* :class:`MQRNN` — a causal LSTM (or GRU) + the same decoder;
 * :class:`DeepAR` — an autoregressive LSTM with teacher forcing and ancestral sampling.
 
 Every encoder takes :class:`InputDims` and JSON-able keyword hyperparameters

@@ -30,14 +30,19 @@ from .registry import Encoder
 
 __all__ = ["MQRNN", "DeepAR"]
 
+_CELLS = {"lstm": nn.LSTM, "gru": nn.GRU}
+
 
 class MQRNN(MultiHorizonEncoder):
     """MQ-RNN encoder–decoder (Wen et al. 2017) with forking sequences.
 
-    The encoder is a **unidirectional** GRU over the context inputs
-    ``[y_t, observed_t, time_t, past_t, known_t, static]``; the state is
-    ``h_t = [gru_t, y_t, observed_t]`` and the decoder is the same
-    :class:`~qfcast.nn.decoder.ForkingMLPDecoder` as :class:`~qfcast.nn.mqcnn.MQCNN`.
+    The encoder is a **unidirectional** LSTM (as in Wen et al.; ``cell="gru"`` for a GRU) over
+    the context inputs ``[y_t, observed_t, time_t, past_t, known_t, static]``; the state is
+    ``h_t = [rnn_t, y_t, observed_t]`` and the decoder is the same
+    :class:`~qfcast.nn.decoder.ForkingMLPDecoder` as :class:`~qfcast.nn.mqcnn.MQCNN`. The LSTM
+    is the default because PyTorch's CPU LSTM has a fused (oneDNN) backward and the GRU does
+    not: at 2 × 40 units over 24 steps, batch 32, forward + backward take 3.9 ms against the
+    GRU's 8.9 ms on our 2-core machine.
 
     GluonTS's MQ-RNN uses a *bidirectional* GRU (``docs/MATH.md`` A.9). With forking
     sequences that leaks: the backward direction carries the targets after position t into
@@ -49,7 +54,9 @@ class MQRNN(MultiHorizonEncoder):
     dims
         Input sizes.
     hidden_size, num_layers, dropout
-        The GRU's (GluonTS: 50 units, 1 layer); ``dropout`` acts between layers only.
+        The recurrent layers' (GluonTS: 50 units, 1 layer); ``dropout`` acts between layers.
+    cell
+        ``"lstm"`` (default) or ``"gru"``.
     global_hidden, local_dim, out_features, embedding_dims
         As for :class:`~qfcast.nn.mqcnn.MQCNN`.
 
@@ -76,8 +83,12 @@ class MQRNN(MultiHorizonEncoder):
         local_dim: int = 20,
         out_features: int = 30,
         embedding_dims: Sequence[int] | None = None,
+        cell: str = "lstm",
     ) -> None:
+        if cell not in _CELLS:
+            raise ValueError(f"cell must be one of {sorted(_CELLS)}, got {cell!r}")
         hparams = {
+            "cell": cell,
             "hidden_size": positive_int("hidden_size", hidden_size),
             "num_layers": positive_int("num_layers", num_layers),
             "dropout": probability("dropout", dropout),
@@ -87,7 +98,7 @@ class MQRNN(MultiHorizonEncoder):
         self.out_features = out_features
         self.static = StaticFeatures(dims, embedding_dims)
         width = 2 + dims.time + dims.past + dims.known + self.static.out_features
-        self.gru = nn.GRU(
+        self.rnn = _CELLS[cell](
             width,
             hidden_size,
             num_layers,
@@ -98,7 +109,7 @@ class MQRNN(MultiHorizonEncoder):
 
     def encode(self, x: EncoderInput) -> Tensor:
         """States ``(B, C, hidden_size + 2)``; state t sees window positions ≤ t only."""
-        out, _ = self.gru(context_inputs(x, self.static(x)))
+        out, _ = self.rnn(context_inputs(x, self.static(x)))
         return torch.cat([out, x.target.unsqueeze(-1), x.observed.unsqueeze(-1)], dim=-1)
 
 
