@@ -150,6 +150,66 @@ def test_gradcheck_and_gradgradcheck_of_the_explicit_map():
     assert gradgradcheck(grad_map, (x, c, *params))
 
 
+@pytest.mark.parametrize(("layers", "quadratic"), CONFIGS)
+def test_grouped_map_equals_the_per_point_map_values_and_all_gradients(layers, quadratic):
+    net = trained_looking(layers=layers, quadratic=quadratic, noise=0.5)
+    g = torch.Generator().manual_seed(8)
+    x = torch.randn(2, 5, 7, 4, generator=g, dtype=F64)  # batch 2 × 5, 7 points per context
+    c = torch.randn(2, 5, 3, generator=g, dtype=F64, requires_grad=True)
+    weights = torch.randn(2, 5, 7, 4, generator=g, dtype=F64)
+
+    def grads(fn):
+        net.zero_grad()
+        c.grad = None
+        xs = x.clone().requires_grad_(True)
+        out = fn(xs)
+        (out * weights).sum().backward()
+        return out.detach(), xs.grad, c.grad.clone(), [p.grad.clone() for p in net.parameters()]
+
+    pointwise = grads(lambda xs: net._backward(net._pass(xs, c.unsqueeze(-2)), xs)[0])
+    grouped = grads(lambda xs: net.gradient_grouped(xs, c))
+    dispatched = grads(lambda xs: net.gradient(xs.movedim(-2, 0), c).movedim(0, -2))
+    for other in (grouped, dispatched):
+        torch.testing.assert_close(other[0], pointwise[0], rtol=1e-12, atol=1e-12)
+        torch.testing.assert_close(other[1], pointwise[1], rtol=1e-10, atol=1e-12)
+        torch.testing.assert_close(other[2], pointwise[2], rtol=1e-10, atol=1e-12)
+        for a, b in zip(other[3], pointwise[3], strict=True):
+            torch.testing.assert_close(a, b, rtol=1e-10, atol=1e-12)
+
+
+def test_gradcheck_and_gradgradcheck_of_the_grouped_map():
+    net = trained_looking(dim=3, context_dim=2, hidden=4, quadratic=True)
+    g = torch.Generator().manual_seed(9)
+    x = torch.randn(2, 4, 3, generator=g, dtype=F64, requires_grad=True)
+    c = torch.randn(2, 2, generator=g, dtype=F64, requires_grad=True)
+    names = ["z_weights.0", "gate_z.0.weight", "gate_x.0.bias", "context_bias.0.weight", "quad"]
+    params = [dict(net.named_parameters())[n].detach().clone().requires_grad_() for n in names]
+
+    def grad_map(x, c, *ps):
+        params = {f"net.{n}": p for n, p in zip(names, ps, strict=True)}
+        return functional_call(_GroupedGradientOf(net), params, (x, c), {}, strict=False)
+
+    assert gradcheck(grad_map, (x, c, *params))
+    assert gradgradcheck(grad_map, (x, c, *params))
+
+
+def test_grouped_map_checks_shapes():
+    net = trained_looking(dim=3, context_dim=2)
+    with pytest.raises(ValueError, match="gradient_grouped"):
+        net.gradient_grouped(torch.zeros(4, 5, 3, dtype=F64), torch.zeros(3, 2, dtype=F64))
+    with pytest.raises(ValueError, match="gradient_grouped"):
+        net.gradient_grouped(torch.zeros(4, 5, 2, dtype=F64), torch.zeros(4, 2, dtype=F64))
+
+
+class _GroupedGradientOf(torch.nn.Module):
+    def __init__(self, net: PICNN) -> None:
+        super().__init__()
+        self.net = net
+
+    def forward(self, x, c):
+        return self.net.gradient_grouped(x, c)
+
+
 class _GradientOf(torch.nn.Module):
     """Wraps a PICNN so that ``forward`` is its explicit gradient map (for functional_call)."""
 
@@ -210,6 +270,43 @@ def test_energy_score_matches_reference_and_scoringrules(estimator):
             rtol=0,
             atol=1e-10,
         )
+
+
+@pytest.mark.parametrize("beta", [1.0, 1.5])
+def test_gram_pairwise_energy_equals_exact_values_and_gradients(beta):
+    g = torch.Generator().manual_seed(10)
+    x = (5 + torch.randn(3, 2, 9, 5, generator=g, dtype=F64)).requires_grad_(True)  # off-centre
+    y = torch.randn(3, 2, 5, generator=g, dtype=F64)
+    w = torch.rand(3, 2, generator=g, dtype=F64)
+    values, grads = [], []
+    for pairwise in ("exact", "gram"):
+        out = energy_score(x, y, beta, pairwise=pairwise)
+        (gx,) = torch.autograd.grad((out * w).sum(), x)
+        values.append(out.detach())
+        grads.append(gx)
+    torch.testing.assert_close(values[1], values[0], rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close(grads[1], grads[0], rtol=1e-10, atol=1e-12)
+    slow = energy_score_pairwise_reference(x.detach(), y, beta)
+    torch.testing.assert_close(values[1], slow, rtol=1e-12, atol=1e-12)
+    small = x.detach()[0, 0, :4, :3].clone().requires_grad_(True)
+    assert gradcheck(lambda s: energy_score(s, y[0, 0, :3], beta, pairwise="gram"), (small,))
+
+
+def test_gram_pairwise_energy_ties_float32_and_second_order():
+    x = torch.tensor([[0.0, 1.0], [0.0, 1.0], [2.0, 2.0]], requires_grad=True)
+    energy_score(x, torch.tensor([0.0, 1.0]), pairwise="gram").backward()
+    assert bool(torch.isfinite(x.grad).all())
+    g = torch.Generator().manual_seed(12)
+    big = 100 + torch.randn(64, 50, 24, generator=g)  # float32, far from the origin
+    exact = energy_score(big.double(), torch.zeros(24, dtype=F64), pairwise="exact")
+    gram = energy_score(big, torch.zeros(24), pairwise="gram").double()
+    torch.testing.assert_close(gram, exact, rtol=1e-5, atol=0)
+    x = torch.randn(4, 3, dtype=F64, requires_grad=True)
+    y = torch.randn(3, dtype=F64)
+    assert gradgradcheck(lambda s: energy_score(s, y, 1.5, pairwise="gram"), (x,))
+    assert gradgradcheck(lambda s: energy_score(s, y, 1.0, pairwise="gram"), (x,))
+    with pytest.raises(ValueError, match="pairwise"):
+        energy_score(x, x[0], pairwise="cdist")
 
 
 @pytest.mark.parametrize("estimator", ["nrg", "fair"])
@@ -277,7 +374,7 @@ def test_shapes_and_icdf_broadcasting():
     assert one.shape == (4, 3, 5)
     many = d.icdf(torch.rand(7, 1, 1, 5, dtype=F64) * 0.9 + 0.05)
     assert many.shape == (7, 4, 3, 5)
-    torch.testing.assert_close(d.icdf(u.expand(2, 4, 3, 5))[1], one, rtol=0, atol=0)
+    torch.testing.assert_close(d.icdf(u.expand(2, 4, 3, 5))[1], one, rtol=1e-13, atol=1e-13)
     assert d.energy_score(torch.randn(4, 3, 5, dtype=F64), num_samples=6).shape == (4, 3)
     assert d.energy_score(torch.randn(2, 4, 3, 5, dtype=F64), num_samples=6).shape == (2, 4, 3)
     e = d.expand((2, 4, 3))
@@ -346,8 +443,9 @@ def test_energy_score_uses_scaled_units_exactly_and_carries_gradients():
     torch.manual_seed(11)
     scaled = MQF2(net, c).energy_score((y - loc[:, None]) / scale[:, None], 20, beta)
     torch.testing.assert_close(data_units, scaled * scale**beta, rtol=1e-12, atol=0)
-    torch.manual_seed(11)  # independent route: the same draws through rsample
-    draws = MQF2(net, c, loc=loc, scale=scale).rsample((20,)).movedim(0, -2)
+    torch.manual_seed(11)  # independent route: the same draws, per-point map, exact pairs
+    eps = torch.randn(5, 20, 3, dtype=F64)
+    draws = loc[:, None, None] + scale[:, None, None] * net.gradient(eps, c[:, None])
     torch.testing.assert_close(data_units, energy_score(draws, y, beta), rtol=1e-12, atol=0)
     data_units.sum().backward()
     assert c.grad is not None and float(c.grad.abs().sum()) > 0

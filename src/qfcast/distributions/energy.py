@@ -19,6 +19,7 @@ __all__ = [
 ]
 
 _ESTIMATORS = ("fair", "nrg")
+_PAIRWISE = ("exact", "gram")
 
 
 def _check(samples: Tensor, y: Tensor, estimator: str) -> None:
@@ -44,7 +45,59 @@ def _check_beta(beta: float) -> None:
         raise ValueError(f"beta must lie in [1, 2) (strictly proper, stable gradients); got {beta}")
 
 
-def energy_score(samples: Tensor, y: Tensor, beta: float = 1.0, estimator: str = "fair") -> Tensor:
+class _GramPairwiseSum(torch.autograd.Function):
+    """∑_{j,l} ‖x_j − x_l‖^β over an ensemble ``(..., m, d)`` → ``(...)``, from the Gram matrix.
+
+    The ensemble is centred first (distances do not change, and the rounding error of
+    ‖a‖² + ‖b‖² − 2a·b, about eps·‖x‖², shrinks); the diagonal is exactly 0. The gradient is
+    closed form, ∂/∂x_j = 2β ∑_l ‖x_j − x_l‖^{β−2} (x_j − x_l) = 2(rowsum(W) x_j − (W x)_j),
+    one batched product, with W = 0 on the diagonal and on coinciding points. A double backward
+    rebuilds W from exact differences, differentiably (slow, but correct).
+    """
+
+    @staticmethod
+    def forward(ctx, x: Tensor, beta: float) -> Tensor:
+        shape = x.shape
+        xc = x.reshape(-1, *shape[-2:])
+        xc = xc - xc.mean(-2, keepdim=True)
+        sq = xc.square().sum(-1)
+        # One m × m buffer, updated in place: these are the large temporaries of the loss.
+        dist = torch.baddbmm(sq.unsqueeze(-1), xc, xc.transpose(-1, -2), alpha=-2)
+        dist.add_(sq.unsqueeze(-2)).clamp_min_(0).sqrt_()
+        diagonal = dist.diagonal(dim1=-2, dim2=-1)
+        diagonal.zero_()
+        total = dist.sum((-2, -1)) if beta == 1.0 else dist.pow(beta).sum((-2, -1))
+        diagonal.fill_(torch.inf)  # so that its weight ‖·‖^{β−2} is 0 in the backward
+        ctx.save_for_backward(x, xc, dist)
+        ctx.beta, ctx.shape = beta, shape
+        return total.reshape(shape[:-2])
+
+    @staticmethod
+    def backward(ctx, grad: Tensor) -> tuple[Tensor, None]:
+        x, xc, dist = ctx.saved_tensors
+        beta = ctx.beta
+        if torch.is_grad_enabled():  # double backward: rebuild W from x, differentiably
+            xc = x.reshape(xc.shape)
+            xc = xc - xc.mean(-2, keepdim=True)
+            diff = xc.unsqueeze(-2) - xc.unsqueeze(-3)
+            apart = (diff != 0).any(-1)
+            dist = torch.where(apart, torch.where(apart[..., None], diff, 1.0).norm(dim=-1), 1.0)
+            w = torch.where(apart, beta * dist.pow(beta - 2), 0.0)
+        else:
+            w = dist.reciprocal() if beta == 1.0 else dist.pow(beta - 2).mul_(beta)
+            w.nan_to_num_(nan=0.0, posinf=0.0)  # coinciding points (‖·‖ = 0): weight 0
+        out = w.sum(-1, keepdim=True) * xc - torch.matmul(w, xc)
+        out = out * (2 * grad.reshape(-1, 1, 1))
+        return out.reshape(ctx.shape), None
+
+
+def energy_score(
+    samples: Tensor,
+    y: Tensor,
+    beta: float = 1.0,
+    estimator: str = "fair",
+    pairwise: str = "exact",
+) -> Tensor:
     """Energy score ES(F, y) = E‖X − y‖^β − ½ E‖X − X′‖^β of an ensemble (Gneiting & Raftery
     2007, eq. 22), lower is better.
 
@@ -59,8 +112,16 @@ def energy_score(samples: Tensor, y: Tensor, beta: float = 1.0, estimator: str =
 
     The score is proper for 0 < β ≤ 2 and strictly proper for 0 < β < 2; here 1 ≤ β < 2 is
     enforced, because for β < 1 the gradient of ‖·‖^β is unbounded near coinciding points.
-    scoringrules only implements β = 1. Distances are exact differences (no ``‖a‖² + ‖b‖² −
-    2ab`` shortcut), the pairwise term costs O(m² d) per element and O(m²) memory.
+    scoringrules only implements β = 1.
+
+    ``pairwise="exact"`` (default) takes the pairwise distances as exact differences (no
+    ``‖a‖² + ‖b‖² − 2ab`` shortcut): O(m² d) per element and O(m²) memory, differentiable to
+    any order. ``pairwise="gram"`` takes them from the Gram matrix of the centred ensemble
+    (relative rounding about eps·‖x − x̄‖²/‖x_j − x_l‖², negligible unless two draws nearly
+    coincide) with a closed-form first-order gradient (one batched product instead of the
+    m × m × d difference tensor): about 3× faster forward and backward, the MQF² training
+    loss (a second derivative falls back to exact differences). Both are tested against the
+    loops of :func:`energy_score_pairwise_reference`.
 
     >>> x = torch.tensor([[0.0, 0.0], [3.0, 4.0]])
     >>> float(energy_score(x, torch.tensor([0.0, 0.0])))  # (0 + 5)/2 − ½·(5 + 5)/2
@@ -68,13 +129,19 @@ def energy_score(samples: Tensor, y: Tensor, beta: float = 1.0, estimator: str =
     """
     _check(samples, y, estimator)
     _check_beta(beta)
+    if pairwise not in _PAIRWISE:
+        raise ValueError(f"pairwise must be one of {_PAIRWISE}, got {pairwise!r}")
     to_obs = torch.linalg.vector_norm(samples - y.unsqueeze(-2), dim=-1)
-    pair = torch.cdist(samples, samples, compute_mode="donot_use_mm_for_euclid_dist")
     if beta != 1.0:
-        to_obs, pair = to_obs.pow(beta), pair.pow(beta)
+        to_obs = to_obs.pow(beta)
+    if pairwise == "gram":
+        pair = _GramPairwiseSum.apply(samples, float(beta))
+    else:
+        pair = torch.cdist(samples, samples, compute_mode="donot_use_mm_for_euclid_dist")
+        pair = (pair if beta == 1.0 else pair.pow(beta)).sum((-2, -1))
     m = samples.shape[-2]
-    pairs = m * (m - 1) if estimator == "fair" else m * m  # the diagonal of ``pair`` is 0
-    return to_obs.mean(-1) - 0.5 * pair.sum((-2, -1)) / pairs
+    pairs = m * (m - 1) if estimator == "fair" else m * m  # the diagonal distances are 0
+    return to_obs.mean(-1) - 0.5 * pair / pairs
 
 
 def energy_score_pairwise_reference(

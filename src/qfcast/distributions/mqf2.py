@@ -172,6 +172,11 @@ class MQF2(Distribution):
         m(m − 1) distinct pairs. The training loss of MQF², shape ``broadcast(batch,
         y.shape[:-1])``, differentiable.
 
+        The draws of each batch element share its context, so the map runs through
+        :meth:`PICNN.gradient_grouped`, and the pairwise term through the Gram-matrix path of
+        :func:`~qfcast.distributions.energy.energy_score` (``pairwise="gram"``; first-order
+        differentiable, which is all training needs).
+
         GluonTS draws three independent sets (one for the y term, two for the pairwise term,
         which are then all-pairs independent): also unbiased, but with 3m evaluations of the
         map for m + m² terms, where one set gives m + m(m − 1) terms for m evaluations.
@@ -182,10 +187,12 @@ class MQF2(Distribution):
         if int(num_samples) != num_samples or num_samples < 2:
             raise ValueError(f"num_samples must be an integer ≥ 2, got {num_samples}")
         y = self._observation(y)
-        shape = self._extended_shape(torch.Size([int(num_samples)]))
+        batch, dim = self.batch_shape, self.picnn.dim
+        shape = (*batch, int(num_samples), dim)
         eps = torch.randn(shape, dtype=self.context.dtype, device=self.context.device)
-        z = self.picnn.gradient(eps, self.context).movedim(0, -2)  # (*batch, m, H)
-        es = energy_score(z, self._unscale(y), beta=beta, estimator="fair")
+        context = self.context.expand(*batch, self.picnn.context_dim)
+        z = self.picnn.gradient_grouped(eps, context)  # (*batch, m, H)
+        es = energy_score(z, self._unscale(y), beta=beta, estimator="fair", pairwise="gram")
         return es * self.scale.pow(beta)
 
     # -- likelihood --------------------------------------------------------------------------
