@@ -3,7 +3,7 @@
     python benchmarks/mqf2.py [--steps 300] [--gluonts-python /work/peers-venv/bin/python]
 
 1. **Speed and memory** at the reference defaults: H = context = 24, batch 32, 50 energy-score
-   samples, PICNN 20 × 2, a 2-layer recurrent encoder of width 40 (ours: MQ-RNN's GRU with
+   samples, PICNN 20 × 2, a 2-layer recurrent encoder of width 40 (ours: MQ-RNN's LSTM with
    forking sequences, so every context position is a window as in GluonTS's sliding scheme;
    theirs: the DeepAR LSTM). One training step = loss + backward (+ Adam), median of repeats,
    each library in its own fresh process; peak memory is that process's max RSS.
@@ -44,7 +44,7 @@ def _peak_gb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6
 
 
-def our_step(repeats: int = 7) -> dict:
+def our_step(repeats: int = 11) -> dict:
     """One training step of our MQF² at the reference defaults (run in a fresh process)."""
     from qfcast.data import Panel, WindowSampler
     from qfcast.data.synthetic import MultiHorizonGaussian
@@ -179,10 +179,30 @@ def _peer(python: str, args: list[str]) -> dict:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
+def _gluonts_step(theirs: dict) -> dict:
+    step = theirs["step"]
+    return {
+        "loss_backward_s": round(step["timings"]["loss_backward"]["median_s"], 4),
+        "step_with_adam_s": round(step["timings"]["loss_backward_adam"]["median_s"], 4),
+        "peak_rss_gb": round(step["memory"]["maxrss_after_adam_steps_kib"] / 1e6, 3),
+        "rss_before_steps_gb": round(step["memory"]["maxrss_before_first_step_kib"] / 1e6, 3),
+    }
+
+
+def _median_round(rounds: list[dict]) -> dict:
+    """Per key, the median over rounds of the numbers (other values from the first round)."""
+    out = dict(rounds[0])
+    for key, value in rounds[0].items():
+        if isinstance(value, float):
+            out[key] = round(statistics.median(r[key] for r in rounds), 4)
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=300, help="optimiser steps per model")
     parser.add_argument("--gluonts-python", default=None)
+    parser.add_argument("--rounds", type=int, default=3, help="alternating step-timing rounds")
     parser.add_argument("--step-only", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.step_only:
@@ -190,13 +210,38 @@ def main() -> None:
         return
     import qfcast
 
-    ours = json.loads(
-        subprocess.run(
-            [sys.executable, __file__, "--step-only"], check=True, capture_output=True, text=True
+    # Alternate fresh processes, ours then theirs, so that both see the same machine load;
+    # each process reports a median over repeats, and we report the median over rounds and
+    # the speed ratio of each side-by-side pair.
+    rounds: list[dict] = []
+    for _ in range(args.rounds):
+        ours = json.loads(
+            subprocess.run(
+                [sys.executable, __file__, "--step-only"],
+                check=True,
+                capture_output=True,
+                text=True,
+            )
+            .stdout.strip()
+            .splitlines()[-1]
         )
-        .stdout.strip()
-        .splitlines()[-1]
-    )
+        theirs = None
+        if args.gluonts_python:
+            theirs = _peer(
+                args.gluonts_python,
+                [
+                    "--steps",
+                    "0",
+                    "--threads",
+                    "2",
+                    "--repeats",
+                    "9",
+                    "--skip",
+                    "train_eval",
+                    "save_load",
+                ],
+            )
+        rounds.append({"ours": ours, "theirs": theirs})
     result: dict = {
         "benchmark": "MQF2: step time and memory vs GluonTS, accuracy on a known joint Gaussian",
         "command": "python benchmarks/mqf2.py " + " ".join(sys.argv[1:]),
@@ -206,30 +251,27 @@ def main() -> None:
             "platform": platform.platform(),
         },
         "versions": {"qfcast": qfcast.__version__, "torch": torch.__version__},
-        "step": {"qfcast": ours},
+        "step": {"rounds": len(rounds), "qfcast": _median_round([r["ours"] for r in rounds])},
     }
     if args.gluonts_python:
-        theirs = _peer(args.gluonts_python, ["--steps", "0", "--threads", "2"])
         try:
-            step = theirs["step"]
-            result["step"]["gluonts"] = {
-                "loss_backward_s": round(step["timings"]["loss_backward"]["median_s"], 4),
-                "step_with_adam_s": round(step["timings"]["loss_backward_adam"]["median_s"], 4),
-                "peak_rss_gb": round(step["memory"]["maxrss_after_adam_steps_kib"] / 1e6, 3),
-                "rss_before_steps_gb": round(
-                    step["memory"]["maxrss_before_first_step_kib"] / 1e6, 3
-                ),
-                "versions": theirs.get("versions"),
-            }
-            g = result["step"]["gluonts"]
-            result["step"]["speedup"] = round(g["loss_backward_s"] / ours["loss_backward_s"], 1)
+            theirs = [_gluonts_step(r["theirs"]) for r in rounds]
+            result["step"]["gluonts"] = _median_round(theirs)
+            result["step"]["gluonts"]["versions"] = rounds[0]["theirs"].get("versions")
+            ratios = [
+                t["loss_backward_s"] / r["ours"]["loss_backward_s"]
+                for t, r in zip(theirs, rounds, strict=True)
+            ]
+            result["step"]["speedup_per_round"] = [round(x, 1) for x in ratios]
+            result["step"]["speedup"] = round(statistics.median(ratios), 1)
+            ours_m, g = result["step"]["qfcast"], result["step"]["gluonts"]
             result["step"]["extra_memory_ratio"] = round(
-                (ours["peak_rss_gb"] - ours["rss_before_steps_gb"])
+                (ours_m["peak_rss_gb"] - ours_m["rss_before_steps_gb"])
                 / (g["peak_rss_gb"] - g["rss_before_steps_gb"]),
                 3,
             )
-        except (KeyError, TypeError, ZeroDivisionError) as error:
-            result["step"]["gluonts"] = {"error": repr(error), "raw": theirs}
+        except (KeyError, TypeError, ZeroDivisionError, AttributeError) as error:
+            result["step"]["gluonts"] = {"error": repr(error), "raw": rounds[0]["theirs"]}
     result["accuracy"] = accuracy(args.steps, args.gluonts_python)
     RESULTS.parent.mkdir(exist_ok=True)
     RESULTS.write_text(json.dumps(result, indent=2) + "\n")
