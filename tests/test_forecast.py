@@ -96,3 +96,23 @@ def test_joint_questions_from_sample_paths():
     np.testing.assert_allclose(cancel["q0.9"], 0.0, atol=1e-12)
     with pytest.raises(ValueError, match="0-based horizon steps"):
         f.sum_quantile([0.5], steps=[4])
+
+
+def test_crps_is_closed_form_for_distributions_and_from_paths_for_samples():
+    import scoringrules as sr
+
+    f, mu, sd = gaussian_forecast()
+    y = mu + sd * np.linspace(-2, 2, mu.size).reshape(mu.shape)
+    y[1, 2] = np.nan
+    out = f.crps(y.reshape(-1))
+    assert list(out.columns) == ["unique_id", "ds", "value", "crps"]
+    expected = sr.crps_normal(y, mu, sd)
+    got = out["crps"].to_numpy().reshape(mu.shape)
+    assert np.isnan(got[1, 2])
+    np.testing.assert_allclose(got[~np.isnan(y)], expected[~np.isnan(y)], rtol=1e-10)
+    rng = np.random.default_rng(3)
+    paths = rng.normal(size=(50, len(IDS), H))
+    s = SampleForecast(paths, IDS, f.timestamps, H)
+    ref = sr.crps_ensemble(np.nan_to_num(y), np.moveaxis(paths, 0, -1), estimator="nrg")
+    got = s.crps(y.reshape(-1))["crps"].to_numpy().reshape(mu.shape)
+    np.testing.assert_allclose(got[~np.isnan(y)], ref[~np.isnan(y)], rtol=1e-10)

@@ -7,25 +7,31 @@
   (:mod:`qfcast.data.synthetic`);
 * :mod:`qfcast.datasets` — the standard benchmarks by name, with their forecast setups;
 * :mod:`qfcast.nn` (MQ-CNN, MQ-RNN, DeepAR encoders) and :mod:`qfcast.heads` (one head per
-  family) — combined by :class:`Forecaster`, whose ``predict`` returns a :class:`Forecast`.
+  family) — combined by :class:`Forecaster`, whose ``predict`` returns a :class:`Forecast`;
+* :mod:`qfcast.metrics` (scores on arrays and forecasts) and :func:`backtest` (rolling-origin
+  evaluation, the registry's standard setups by name).
 """
 
 __version__ = "0.1.0"
 
-from . import data, datasets, distributions, heads, nn
+from . import data, datasets, distributions, heads, metrics, nn
+from .backtest import BacktestResult, backtest
 from .forecast import DistributionForecast, Forecast, JointForecast, SampleForecast
 from .forecaster import Forecaster
 
 __all__ = [
+    "BacktestResult",
     "DistributionForecast",
     "Forecast",
     "Forecaster",
     "JointForecast",
     "SampleForecast",
     "__version__",
+    "backtest",
     "data",
     "datasets",
     "distributions",
     "heads",
+    "metrics",
     "nn",
 ]

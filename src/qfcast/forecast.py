@@ -35,6 +35,7 @@ __all__ = [
 
 # Quantiles are computed for this many (level, series, step) values at a time.
 _CHUNK = 1 << 22
+_CRPS_SAMPLES = 1000  # draws for the sample-based CRPS of a distribution without a closed form
 
 
 def quantile_column(level: float) -> str:
@@ -128,6 +129,25 @@ class Forecast(ABC):
         query = self._query_values(values)
         return self._frame({"value": query.reshape(-1), "cdf": self._cdf(query).reshape(-1)})
 
+    def crps(self, values: object) -> pd.DataFrame:
+        """The CRPS of each value (e.g. the actuals) per (series, step), data units.
+
+        ``values`` as for :meth:`cdf`; NaN values give NaN. Closed form where the forecast is
+        a distribution with one (ISQF, IQF, SQF, Gaussian, Student-t, …); otherwise the
+        standard estimator over the sample paths (``E|X − y| − ½E|X − X′|``).
+        """
+        query = self._query_values(values)
+        seen = ~np.isnan(query)
+        crps = self._crps(np.where(seen, query, 0.0))
+        return self._frame(
+            {"value": query.reshape(-1), "crps": np.where(seen, crps, np.nan).reshape(-1)}
+        )
+
+    def _crps(self, values: np.ndarray) -> np.ndarray:
+        from .metrics import _crps_nrg
+
+        return _crps_nrg(values, self.sample(_CRPS_SAMPLES, seed=0))
+
     @abstractmethod
     def sample(self, n: int = 100, seed: int | None = None) -> np.ndarray:
         """``n`` sample paths, shape ``(n, n_series, horizon)``, data units."""
@@ -209,6 +229,16 @@ class DistributionForecast(Forecast):
             y = torch.tensor(values, dtype=self._dtype())
             return self.distribution.cdf(y).cpu().numpy().astype(np.float64)
 
+    def _crps(self, values: np.ndarray) -> np.ndarray:
+        from .distributions.scaled import crps
+
+        with torch.no_grad():
+            y = torch.tensor(values, dtype=self._dtype())
+            try:
+                return crps(self.distribution, y).cpu().numpy().astype(np.float64)
+            except TypeError:  # no closed form for this family: from samples
+                return super()._crps(values)
+
     def sample(self, n: int = 100, seed: int | None = None) -> np.ndarray:
         generator = torch.Generator().manual_seed(seed) if seed is not None else None
         levels = torch.rand((n, self.n_series, self.horizon), generator=generator)
@@ -253,6 +283,11 @@ class SampleForecast(Forecast):
 
     def _mean(self) -> np.ndarray:
         return self.samples.mean(axis=0)
+
+    def _crps(self, values: np.ndarray) -> np.ndarray:
+        from .metrics import _crps_nrg
+
+        return _crps_nrg(values, self.samples)
 
     def _cdf(self, values: np.ndarray) -> np.ndarray:
         return (self.samples <= values[None]).mean(axis=0)
