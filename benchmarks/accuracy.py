@@ -48,6 +48,9 @@ from qfcast.forecast import quantile_column
 from qfcast.metrics import crossing_rate
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+from report import summarise  # noqa: E402  (the tally lives beside the report)
+
 RESULTS = HERE / "results" / "accuracy.json"
 WQL_LEVELS = np.round(np.arange(0.1, 1.0, 0.1), 10)
 FINE = np.round(np.arange(1, 100) / 100, 10)
@@ -315,23 +318,6 @@ def main() -> None:
         entry["summary"] = summarise(models)
         save()
     print(json.dumps(results, indent=2))
-
-
-def summarise(models: dict) -> dict:
-    """Best of ours vs best peer, and our default vs each peer family's default."""
-    scored = {k: v for k, v in models.items() if "mean_wql" in v}
-    ours = {k: v for k, v in scored.items() if k.startswith("qfcast_")}
-    peers = {k: v for k, v in scored.items() if not k.startswith("qfcast_")}
-    out: dict = {}
-    if ours:
-        best = min(ours, key=lambda k: ours[k]["mean_wql"])
-        out["best_ours"] = best
-        out["best_overall"] = min(scored, key=lambda k: scored[k]["mean_wql"])
-        out["ours_best_is_lowest"] = out["best_overall"] == best
-    if "qfcast_default" in scored:
-        default = scored["qfcast_default"]
-        out["default_beats"] = {k: default["mean_wql"] < v["mean_wql"] for k, v in peers.items()}
-    return out
 
 
 if __name__ == "__main__":
