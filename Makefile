@@ -26,7 +26,7 @@ $(VENV)/.dev: $(VENV)/.installed
 	touch $@
 
 demo: $(VENV)/.installed
-	$(PY) -m qfcast._demo
+	$(PY) -m qfcast demo
 
 test: $(VENV)/.dev
 	$(PY) -m pytest -q

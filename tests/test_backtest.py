@@ -184,7 +184,8 @@ def test_a_real_forecaster_end_to_end():
 @pytest.mark.skipif(
     not (shared_dir() / "exchange_rate").is_dir(), reason="shared benchmark data not found"
 )
-def test_registry_setup_runs_by_name():
+def test_registry_setup_runs_by_name(monkeypatch):
+    monkeypatch.setenv("QFCAST_DATA_DIR", str(shared_dir()))
     data = qfcast.datasets.load("exchange_rate")
     fc = LastValue(horizon=data.horizon, freq=data.freq)
     result = backtest(fc, "exchange_rate", progress=False, keep_forecasts=True)

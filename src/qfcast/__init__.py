@@ -9,12 +9,15 @@
 * :mod:`qfcast.nn` (MQ-CNN, MQ-RNN, DeepAR encoders) and :mod:`qfcast.heads` (one head per
   family) — combined by :class:`Forecaster`, whose ``predict`` returns a :class:`Forecast`;
 * :mod:`qfcast.metrics` (scores on arrays and forecasts) and :func:`backtest` (rolling-origin
-  evaluation, the registry's standard setups by name).
+  evaluation, the registry's standard setups by name);
+* :mod:`qfcast.decision` (stock for a service level, trade-offs, the newsvendor),
+  :mod:`qfcast.plot` (matplotlib figures; imported on use) and the ``qfcast`` command line
+  (:mod:`qfcast.cli`).
 """
 
 __version__ = "0.1.0"
 
-from . import data, datasets, distributions, heads, metrics, nn
+from . import data, datasets, decision, distributions, heads, metrics, nn
 from .backtest import BacktestResult, backtest
 from .forecast import DistributionForecast, Forecast, JointForecast, SampleForecast
 from .forecaster import Forecaster
@@ -30,6 +33,7 @@ __all__ = [
     "backtest",
     "data",
     "datasets",
+    "decision",
     "distributions",
     "heads",
     "metrics",

@@ -1,0 +1,5 @@
+"""``python -m qfcast``: the command line."""
+
+from .cli import main
+
+main()
