@@ -10,7 +10,7 @@ TORCH_PIN ?= torch==2.13.0
 QFCAST_DATA_DIR ?= $(abspath ../shared/data)
 export QFCAST_DATA_DIR
 
-.PHONY: demo test lint bench peers clean
+.PHONY: demo test lint bench peers reproduce reproduce-quick clean
 
 $(VENV)/.torch:
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -32,8 +32,16 @@ test: $(VENV)/.dev
 	$(PY) -m pytest -q
 
 lint: $(VENV)/.dev
-	$(PY) -m ruff check src tests benchmarks
-	$(PY) -m ruff format --check src tests benchmarks
+	$(PY) -m ruff check src tests benchmarks examples
+	$(PY) -m ruff format --check src tests benchmarks examples
+
+# The research claims (examples/): full runs and REPRODUCTION.md (about 15 min on 2 cores),
+# or the same code on less data (a few minutes; CI runs it through tests/test_reproduce.py).
+reproduce: $(VENV)/.installed
+	$(PY) examples/reproduce.py
+
+reproduce-quick: $(VENV)/.installed
+	$(PY) examples/reproduce.py --quick
 
 bench: $(VENV)/.installed
 	$(PY) benchmarks/distributions.py
