@@ -52,6 +52,10 @@ def _provenance(result: dict) -> list[str]:
     ]
 
 
+# Each peer library's default model (issue 6's "every peer's default").
+PEER_DEFAULTS = ("gluonts_deepar", "nf_nhits_mqloss", "sf_autoets")
+
+
 def summarise(models: dict) -> dict:
     """Best of ours vs everything, and our default vs each peer run (seasonal naive apart)."""
     scored = {k: v for k, v in models.items() if "mean_wql" in v}
@@ -68,6 +72,11 @@ def summarise(models: dict) -> dict:
     if "qfcast_default" in scored:
         default = scored["qfcast_default"]["mean_wql"]
         out["default_beats"] = {k: default < v["mean_wql"] for k, v in peers.items()}
+        # None when a peer default has no score (not run, failed or timed out): undecided.
+        complete = all(k in peers for k in PEER_DEFAULTS)
+        out["default_beats_peer_defaults"] = (
+            all(out["default_beats"][k] for k in PEER_DEFAULTS) if complete else None
+        )
         if "seasonal_naive" in scored:
             out["default_beats_seasonal_naive"] = default < scored["seasonal_naive"]["mean_wql"]
     return out
@@ -86,7 +95,7 @@ def accuracy(result: dict) -> list[str]:
         "of (series, step) whose quantiles are not monotone. Bold: lowest mean wQL.",
         "",
     ]
-    tally_best, tally_default, n = 0, 0, 0
+    tally_best, tally_default, undecided, n = 0, 0, 0, 0
     for name, entry in result.get("datasets", {}).items():
         models = entry.get("models", {})
         scored = {k: v for k, v in models.items() if "mean_wql" in v}
@@ -130,11 +139,17 @@ def accuracy(result: dict) -> list[str]:
             rows,
         )
         summary = summarise(models)  # recomputed: the tally follows the rows shown
+        peer_rows = [k for k in models if not k.startswith("qfcast_") and k != "seasonal_naive"]
+        if summary and not peer_rows:
+            out += ["", "*The peers have not run on this dataset yet: not in the tally.*"]
         if summary:
-            n += 1
-            tally_best += bool(summary.get("ours_best_is_lowest"))
+            if peer_rows:
+                n += 1
+                tally_best += bool(summary.get("ours_best_is_lowest"))
+                verdict = summary.get("default_beats_peer_defaults")
+                tally_default += verdict is True
+                undecided += verdict is None
             beats = summary.get("default_beats", {})
-            tally_default += bool(beats) and all(beats.values())
             lost = [k for k, v in beats.items() if not v]
             out += [
                 "",
@@ -147,7 +162,9 @@ def accuracy(result: dict) -> list[str]:
     if n:
         out += [
             f"**Tally over {n} datasets:** our best model has the lowest mean wQL on "
-            f"{tally_best}; our default beats every peer run on {tally_default}.",
+            f"{tally_best}; our default beats every peer library's default "
+            f"({', '.join(PEER_DEFAULTS)}) on {tally_default}, undecided on {undecided} (a peer "
+            "default without a score: timed out or failed).",
             "",
         ]
     return out
