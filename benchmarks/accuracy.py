@@ -244,10 +244,14 @@ def main() -> None:
     results: dict = {}
     if args.resume and args.out.exists():
         results = json.loads(args.out.read_text())
+    command = "python benchmarks/accuracy.py " + " ".join(sys.argv[1:])
+    # A resumed run adds to the file: keep every command that wrote part of it.
+    runs = results.get("runs") or ([results["command"]] if "command" in results else [])
     results.update(
         {
             "benchmark": "accuracy on real data: qfcast vs peers, same splits and budget",
-            "command": "python benchmarks/accuracy.py " + " ".join(sys.argv[1:]),
+            "command": command,
+            "runs": [*runs, command],
             "machine": {
                 "python": platform.python_version(),
                 "cpus": os.cpu_count(),

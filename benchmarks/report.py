@@ -44,8 +44,13 @@ def _provenance(result: dict) -> list[str]:
     if not versions:
         versions = {k: result[k] for k in ("qfcast", "torch") if k in result}
     versions = ", ".join(f"{k} {v}" for k, v in versions.items())
+    commands = result.get("runs") or [result.get("command", "?")]
     return [
-        f"*Command:* `{result.get('command', '?')}`  ",
+        "*Command"
+        + ("s (in order; later ones resume the file)" if len(commands) > 1 else "")
+        + ":* "
+        + "; ".join(f"`{c}`" for c in commands)
+        + "  ",
         f"*Machine:* {machine}  ",
         f"*Versions:* {versions}",
         "",
