@@ -31,6 +31,7 @@ import argparse
 import json
 import os
 import platform
+import signal
 import subprocess
 import sys
 import tempfile
@@ -211,10 +212,22 @@ def run_peer(python: str, model: str, folder: Path, budget: float, timeout: floa
         "--budget",
         str(budget),
     ]
+    # Its own process group: on a timeout the peer's worker processes (statsforecast's
+    # n_jobs) are killed with it instead of living on and loading the machine.
+    process = subprocess.Popen(
+        command,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
     try:
-        done = subprocess.run(command, capture_output=True, text=True, timeout=timeout)
+        stdout, stderr = process.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.communicate()
         return None, {"error": f"did not finish within {timeout:.0f} s"}
+    done = subprocess.CompletedProcess(command, process.returncode, stdout, stderr)
     info_path = out / "info.json"
     info = json.loads(info_path.read_text()) if info_path.exists() else {}
     if done.returncode != 0:
