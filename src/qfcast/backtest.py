@@ -35,6 +35,7 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
+from .data._registry import steps_from_end
 from .data.errors import DataError
 from .data.timeindex import season_length
 from .forecast import Forecast
@@ -131,20 +132,7 @@ def score_window(
     with np.errstate(divide="ignore", invalid="ignore"):
         denom = np.abs(y0) + np.abs(median)
         smape_terms = np.where(seen & (denom > 0), 200 * np.abs(y0 - median) / denom, 0.0)
-        out = {
-            "n_observed": count,
-            "abs_actual": abs_y,
-            "mean_wql": (ql / abs_y).mean(0),
-            "crps": np.where(seen, crps, 0.0).sum(-1) / count,
-            "coverage_80": (seen & (lo80 <= y0) & (y0 <= hi80)).sum(-1) / count,
-            "coverage_95": (seen & (lo95 <= y0) & (y0 <= hi95)).sum(-1) / count,
-            "width_80": np.where(seen, hi80 - lo80, 0.0).sum(-1) / count,
-            "width_95": np.where(seen, hi95 - lo95, 0.0).sum(-1) / count,
-            "crossing_rate": (seen & crossed).sum(-1) / count,
-            "nd": np.where(seen, np.abs(y0 - median), 0.0).sum(-1) / abs_y,
-            "smape": smape_terms.sum(-1) / count,
-            "mase": np.full(n, np.nan),
-            # sums for the pools
+        sums = {
             "crps_sum": np.where(seen, crps, 0.0).sum(-1),
             "ae_sum": np.where(seen, np.abs(y0 - median), 0.0).sum(-1),
             "se_sum": np.where(seen, (y0 - mean) ** 2, 0.0).sum(-1),
@@ -154,6 +142,21 @@ def score_window(
             "w95_sum": np.where(seen, hi95 - lo95, 0.0).sum(-1),
             "crossed_sum": (seen & crossed).sum(-1),
             "smape_sum": smape_terms.sum(-1),
+        }
+        out = {
+            "n_observed": count,
+            "abs_actual": abs_y,
+            "mean_wql": (ql / abs_y).mean(0),
+            "crps": sums["crps_sum"] / count,
+            "coverage_80": sums["in80_sum"] / count,
+            "coverage_95": sums["in95_sum"] / count,
+            "width_80": sums["w80_sum"] / count,
+            "width_95": sums["w95_sum"] / count,
+            "crossing_rate": sums["crossed_sum"] / count,
+            "nd": sums["ae_sum"] / abs_y,
+            "smape": sums["smape_sum"] / count,
+            "mase": np.full(n, np.nan),
+            **sums,  # the pools are made of these
         }
         if history is not None:
             out["mase"] = out["ae_sum"] / count / _naive_scale(history, forecast, season)
@@ -241,21 +244,6 @@ def _setup(forecaster: Any, data: Any, windows: int | None, step: int | None) ->
     return _Setup(data, None, forecaster.horizon, windows, step, season)
 
 
-def _cut(frame: pd.DataFrame, id_col: str, time_col: str, drop: int) -> pd.DataFrame:
-    """Every series without its last ``drop`` rows (by time)."""
-    if drop == 0:
-        return frame
-    ordered = frame.sort_values([id_col, time_col], kind="stable")
-    rank = ordered.groupby(id_col, sort=False).cumcount(ascending=False)
-    return ordered[rank.to_numpy() >= drop]
-
-
-def _next(frame: pd.DataFrame, id_col: str, time_col: str, drop: int, horizon: int):
-    ordered = frame.sort_values([id_col, time_col], kind="stable")
-    rank = ordered.groupby(id_col, sort=False).cumcount(ascending=False).to_numpy()
-    return ordered[(rank < drop) & (rank >= drop - horizon)]
-
-
 def backtest(
     forecaster: Any,
     data: pd.DataFrame | str | Any,
@@ -301,20 +289,23 @@ def backtest(
             f"{setup.windows} windows of {horizon} steps, {setup.step} apart, need series longer "
             f"than {span} rows; the longest has {int(lengths.max())}"
         )
+    # Sorted and ranked once: window k is a slice of the rows by their steps from the end.
+    frame = frame.sort_values([id_col, time_col], kind="stable")
+    rank = steps_from_end(frame, id_col)
     fitted = hasattr(forecaster, "module_")
     fit_s = predict_s = 0.0
     rows, kept = [], []
     model = forecaster
     if not refit and not fitted:
-        train = setup.train if setup.train is not None else _cut(frame, id_col, time_col, span)
+        train = setup.train if setup.train is not None else frame[rank >= span]
         start = time.perf_counter()
         model.fit(train)
         fit_s += time.perf_counter() - start
     bar = tqdm(range(setup.windows), desc="backtest", unit="window", disable=not progress)
     for k in bar:
         drop = (setup.windows - 1 - k) * setup.step + horizon  # rows after origin k
-        history = _cut(frame, id_col, time_col, drop)
-        actuals = _next(frame, id_col, time_col, drop, horizon)
+        history = frame[rank >= drop]
+        actuals = frame[(rank < drop) & (rank >= drop - horizon)]
         if refit:
             model = type(forecaster)(**forecaster.get_params())
             start = time.perf_counter()

@@ -146,9 +146,10 @@ class Dataset:
         )
 
 
-def steps_from_end(frame: pd.DataFrame) -> np.ndarray:
-    """For each row, how many rows of its series come after it (0 for the last one)."""
-    return frame.groupby("unique_id", sort=False).cumcount(ascending=False).to_numpy()
+def steps_from_end(frame: pd.DataFrame, id_col: str = "unique_id") -> np.ndarray:
+    """For each row of a time-sorted frame, how many rows of its series come after it (0 for
+    the last one)."""
+    return frame.groupby(id_col, sort=False).cumcount(ascending=False).to_numpy()
 
 
 def cut(frame: pd.DataFrame, n: int) -> pd.DataFrame:
