@@ -84,6 +84,47 @@ def our_step(repeats: int = 11) -> dict:
     }
 
 
+def components(repeats: int = 15) -> dict:
+    """Side by side in one process, forward + backward (ms, median): the grouped PICNN gradient
+    map against the per-point one, the Gram pairwise energy term against exact differences, and
+    the LSTM against the GRU at the MQF² step's shapes (768 windows × 50 samples × 24 steps)."""
+    from qfcast.distributions.energy import energy_score
+    from qfcast.distributions.picnn import PICNN
+
+    torch.set_num_threads(2)
+    torch.manual_seed(0)
+    net = PICNN(H, H * 8, 20, 2)
+    context = torch.randn(32 * H, H * 8, requires_grad=True)
+    x = torch.randn(32 * H, 50, H)
+    y = torch.randn(32 * H, H)
+    z = torch.randn(32 * H, 50, H, requires_grad=True)
+    lstm, gru = torch.nn.LSTM(6, 40, 2, batch_first=True), torch.nn.GRU(6, 40, 2, batch_first=True)
+    seq = torch.randn(32, H, 6)
+    cases = {
+        "map_grouped": lambda: net.gradient_grouped(x, context).square().sum().backward(),
+        "map_per_point": lambda: (
+            net._backward(net._pass(x, context[:, None]), x)[0].square().sum().backward()
+        ),
+        "pairwise_gram": lambda: energy_score(z, y, pairwise="gram").sum().backward(),
+        "pairwise_exact": lambda: energy_score(z, y, pairwise="exact").sum().backward(),
+        "lstm_2x40": lambda: lstm(seq)[0].square().sum().backward(),
+        "gru_2x40": lambda: gru(seq)[0].square().sum().backward(),
+    }
+    times: dict[str, list[float]] = {k: [] for k in cases}
+    for _ in range(repeats):  # interleaved, so both sides of a pair see the same load
+        for name, case in cases.items():
+            start = time.perf_counter()
+            case()
+            times[name].append(time.perf_counter() - start)
+    ms = {k: round(1000 * statistics.median(v[1:]), 2) for k, v in times.items()}
+    return {
+        "ms": ms,
+        "map_speedup": round(ms["map_per_point"] / ms["map_grouped"], 2),
+        "pairwise_speedup": round(ms["pairwise_exact"] / ms["pairwise_gram"], 2),
+        "lstm_speedup_over_gru": round(ms["gru_2x40"] / ms["lstm_2x40"], 2),
+    }
+
+
 def _scores(samples: np.ndarray, future: np.ndarray) -> dict:
     """Mean energy score (β = 1, all pairs) and variogram score (p = 0.5) over series."""
     from qfcast.metrics import energy_score_mean, variogram_score_mean
@@ -206,9 +247,17 @@ def main() -> None:
     parser.add_argument("--gluonts-python", default=None)
     parser.add_argument("--rounds", type=int, default=3, help="alternating step-timing rounds")
     parser.add_argument("--step-only", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--components-only",
+        action="store_true",
+        help="only the side-by-side component timings (printed, not written)",
+    )
     args = parser.parse_args()
     if args.step_only:
         print(json.dumps(our_step()))
+        return
+    if args.components_only:
+        print(json.dumps(components(), indent=2))
         return
     import qfcast
 
@@ -278,6 +327,7 @@ def main() -> None:
             )
         except (KeyError, TypeError, ZeroDivisionError, AttributeError) as error:
             result["step"]["gluonts"] = {"error": repr(error), "raw": rounds[0]["theirs"]}
+    result["components"] = components()
     result["accuracy"] = accuracy(args.steps, args.gluonts_python)
     RESULTS.parent.mkdir(exist_ok=True)
     RESULTS.write_text(json.dumps(result, indent=2) + "\n")

@@ -119,7 +119,8 @@ def energy_score(
     any order. ``pairwise="gram"`` takes them from the Gram matrix of the centred ensemble
     (relative rounding about eps·‖x − x̄‖²/‖x_j − x_l‖², negligible unless two draws nearly
     coincide) with a closed-form first-order gradient (one batched product instead of the
-    m × m × d difference tensor): about 3× faster forward and backward, the MQF² training
+    m × m × d difference tensor): 2.4–3.3× faster forward and backward at the MQF² training
+    shapes (``benchmarks/mqf2.py``, ``components``), the MQF² training
     loss (a second derivative falls back to exact differences). Both are tested against the
     loops of :func:`energy_score_pairwise_reference`.
 

@@ -41,8 +41,9 @@ one context (the samples of a forecast), :meth:`PICNN.gradient_grouped` folds th
 and the positive scales into per-context weight matrices — u = x Wₓ(c) + b(c) for every layer's
 x-path at once, z_{j−1} ↦ z_{j−1} V_j(c) for the data path — so each point costs batched matrix
 products and one fused activation per layer (g and Φ from one evaluation of ϕ), and the map of
-the output layer, which is affine in x, is a per-context constant. Measured on the MQF²
-training step (``benchmarks/mqf2.py``), this is about 3× faster than the per-point pass; the
+the output layer, which is affine in x, is a per-context constant. Side by side at the MQF²
+training shapes (``benchmarks/mqf2.py``, ``components``) it is 1.5–1.6× faster than the per-point
+pass, forward and backward; the
 two are tested against each other and against autograd. :meth:`PICNN.hessian`
 is the exact Hessian ∑_j J_jᵀ diag(∂φ/∂z_j ⊙ ϕ(u_j)) J_j (+ αI), with J_j = ∂u_j/∂x from a
 forward-mode pass: the weights are ≥ 0, so it is positive semi-definite by construction.

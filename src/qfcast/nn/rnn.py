@@ -41,8 +41,8 @@ class MQRNN(MultiHorizonEncoder):
     ``h_t = [rnn_t, y_t, observed_t]`` and the decoder is the same
     :class:`~qfcast.nn.decoder.ForkingMLPDecoder` as :class:`~qfcast.nn.mqcnn.MQCNN`. The LSTM
     is the default because PyTorch's CPU LSTM has a fused (oneDNN) backward and the GRU does
-    not: at 2 × 40 units over 24 steps, batch 32, forward + backward take 3.9 ms against the
-    GRU's 8.9 ms on our 2-core machine.
+    not: at 2 × 40 units over 24 steps, batch 32, forward + backward are 2.6–3.7× faster
+    (``benchmarks/mqf2.py``, ``components``).
 
     GluonTS's MQ-RNN uses a *bidirectional* GRU (``docs/MATH.md`` A.9). With forking
     sequences that leaks: the backward direction carries the targets after position t into
