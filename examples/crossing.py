@@ -18,8 +18,6 @@ and the training seconds the retrain costs (the time ISQF saves).
 
 from __future__ import annotations
 
-import argparse
-import json
 import time
 import warnings
 from pathlib import Path
@@ -27,6 +25,7 @@ from pathlib import Path
 import numpy as np
 
 import qfcast
+from _cli import example_main
 from qfcast import datasets
 from qfcast.metrics import crossing_rate, weighted_quantile_loss
 
@@ -151,14 +150,7 @@ def run(quick: bool = False, out: Path = Path("examples/output"), seed: int = 0)
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true")
-    parser.add_argument("--out", type=Path, default=Path("examples/output"))
-    args = parser.parse_args()
-    result = run(args.quick, args.out)
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "crossing.json").write_text(json.dumps(result, indent=2))
-    print(json.dumps(result, indent=2))
+    example_main(run, "crossing", __doc__)
 
 
 if __name__ == "__main__":

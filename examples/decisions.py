@@ -14,8 +14,6 @@ conservative end; ``qfcast.decision`` also gives the independent-days answer).
 
 from __future__ import annotations
 
-import argparse
-import json
 import time
 import warnings
 from pathlib import Path
@@ -23,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 import qfcast
+from _cli import example_main
 from qfcast import plot
 from qfcast.data.synthetic import demand_scenario
 from qfcast.decision import tradeoff
@@ -119,13 +118,7 @@ def run(quick: bool = False, out: Path = Path("examples/output"), seed: int = 0)
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true")
-    parser.add_argument("--out", type=Path, default=Path("examples/output"))
-    args = parser.parse_args()
-    result = run(args.quick, args.out)
-    (args.out / "decisions.json").write_text(json.dumps(result, indent=2))
-    print(json.dumps(result, indent=2))
+    example_main(run, "decisions", __doc__)
 
 
 if __name__ == "__main__":

@@ -31,9 +31,7 @@ under ``--out``.
 
 from __future__ import annotations
 
-import argparse
 import contextlib
-import json
 import time
 import warnings
 from pathlib import Path
@@ -43,6 +41,7 @@ import pandas as pd
 import torch
 
 import qfcast
+from _cli import example_main
 from qfcast.data.synthetic import MultiHorizonGaussian
 from qfcast.distributions import energy_score, variogram_score
 from qfcast.forecast import Forecast, JointForecast, sample_correlation
@@ -247,14 +246,7 @@ def run(quick: bool = False, out: Path = Path("examples/output"), seeds: int | N
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="fewer series, origins and steps")
-    parser.add_argument("--out", type=Path, default=Path("examples/output"))
-    args = parser.parse_args()
-    result = run(args.quick, args.out)
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / f"{NAME}.json").write_text(json.dumps(result, indent=2))
-    print(json.dumps(result, indent=2))
+    example_main(run, "joint_horizon", __doc__)
 
 
 if __name__ == "__main__":

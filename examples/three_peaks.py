@@ -37,10 +37,8 @@ margin over 5 knots (0.035, converged) is thin there. Writes ``three_peaks.json`
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import itertools
-import json
 import math
 import time
 from dataclasses import dataclass
@@ -51,6 +49,7 @@ import torch
 from matplotlib.figure import Figure
 from torch.distributions import Distribution
 
+from _cli import example_main
 from qfcast.data.synthetic import ThreePeaks
 from qfcast.distributions import ISQF
 from qfcast.heads import get_head
@@ -354,14 +353,7 @@ def run(quick: bool = False, out: Path = Path("examples/output"), seeds: int | N
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="2 seeds, fewer steps")
-    parser.add_argument("--out", type=Path, default=Path("examples/output"))
-    args = parser.parse_args()
-    result = run(args.quick, args.out)
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / f"{NAME}.json").write_text(json.dumps(result, indent=2))
-    print(json.dumps(result, indent=2))
+    example_main(run, "three_peaks", __doc__)
 
 
 if __name__ == "__main__":
