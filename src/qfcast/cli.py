@@ -49,10 +49,10 @@ def _guard(fn: Callable) -> Callable:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore" if _STATE["quiet"] else "default")
                 return fn(*args, **kwargs)
-        except (UserError, DataError, ValueError, FileNotFoundError, KeyError, TypeError) as err:
+        # User errors only: a KeyError or TypeError from our own code is a bug and keeps its
+        # traceback rather than turning into a misleading one-liner.
+        except (UserError, DataError, ValueError, FileNotFoundError) as err:
             message = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-            if isinstance(err, KeyError):
-                message = f"unknown name {message}"
             typer.echo(f"error: {message}", err=True)
             raise typer.Exit(1) from None
 
@@ -231,6 +231,11 @@ def _quiet_logs() -> None:
 
 # ---------------------------------------------------------------------------- options
 IdCol = Annotated[str, typer.Option(help="Series id column (long format).")]
+Model = Annotated[str, typer.Option(help="Encoder: mqcnn, mqrnn or deepar.")]
+Head = Annotated[str, typer.Option(help="Head: isqf, iqf, sqf, gaussian, student_t, mqf2, …")]
+MaxEpochs = Annotated[int, typer.Option(help="Epoch cap (early stopping usually ends sooner).")]
+Budget = Annotated[float, typer.Option(help="Training wall-clock seconds per fit (0: none).")]
+Seed = Annotated[int, typer.Option(help="Random seed.")]
 TimeCol = Annotated[str, typer.Option(help="Time column.")]
 TargetCol = Annotated[str, typer.Option(help="Target column (long format).")]
 Wide = Annotated[bool, typer.Option(help="One column per series beside the time column.")]
@@ -266,18 +271,14 @@ def fit(
     freq: Annotated[
         str | None, typer.Option(help="Pandas frequency (inferred if omitted).")
     ] = None,
-    model: Annotated[str, typer.Option(help="Encoder: mqcnn, mqrnn or deepar.")] = "mqcnn",
-    head: Annotated[str, typer.Option(help="Head: isqf, iqf, sqf, gaussian, mqf2, …")] = "isqf",
+    model: Model = "mqcnn",
+    head: Head = "isqf",
     static: Annotated[str, typer.Option(help="Comma-separated static columns.")] = "",
     past: Annotated[str, typer.Option(help="Comma-separated past-only covariates.")] = "",
     future: Annotated[str, typer.Option(help="Comma-separated future-known covariates.")] = "",
-    max_epochs: Annotated[
-        int, typer.Option(help="Epoch cap (early stopping usually ends sooner).")
-    ] = 100,
-    budget: Annotated[
-        float, typer.Option(help="Training wall-clock limit in seconds (0: none).")
-    ] = 0.0,
-    seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+    max_epochs: MaxEpochs = 100,
+    budget: Budget = 0.0,
+    seed: Seed = 0,
     id_col: IdCol = "unique_id",
     time_col: TimeCol = "ds",
     target_col: TargetCol = "y",
@@ -448,14 +449,14 @@ def backtest(
         int | None, typer.Option(help="Steps between windows (default: horizon).")
     ] = None,
     refit: Annotated[bool, typer.Option(help="Retrain before every window.")] = False,
-    model: Annotated[str, typer.Option(help="Encoder: mqcnn, mqrnn or deepar.")] = "mqcnn",
-    head: Annotated[str, typer.Option(help="Head: isqf, gaussian, mqf2, …")] = "isqf",
-    max_epochs: Annotated[int, typer.Option(help="Epoch cap.")] = 100,
-    budget: Annotated[float, typer.Option(help="Training seconds per fit (0: none).")] = 0.0,
+    model: Model = "mqcnn",
+    head: Head = "isqf",
+    max_epochs: MaxEpochs = 100,
+    budget: Budget = 0.0,
     per_series: Annotated[
         Path | None, typer.Option(help="Write the per-series scores here.")
     ] = None,
-    seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+    seed: Seed = 0,
     id_col: IdCol = "unique_id",
     time_col: TimeCol = "ds",
     target_col: TargetCol = "y",
