@@ -30,7 +30,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import signal
 import subprocess
 import sys
@@ -44,6 +43,7 @@ import pandas as pd
 import torch
 
 import qfcast
+from _machine import machine
 from qfcast import datasets
 from qfcast.forecast import quantile_column
 from qfcast.metrics import crossing_rate
@@ -265,12 +265,7 @@ def main() -> None:
             "benchmark": "accuracy on real data: qfcast vs peers, same splits and budget",
             "command": command,
             "runs": [*runs, command],
-            "machine": {
-                "python": platform.python_version(),
-                "cpus": os.cpu_count(),
-                "torch_threads": torch.get_num_threads(),
-                "platform": platform.platform(),
-            },
+            "machine": machine(),
             "versions": {"qfcast": qfcast.__version__, "torch": torch.__version__},
             "budget_s": args.budget,
         }

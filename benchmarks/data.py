@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import resource
 import subprocess
 import sys
@@ -28,6 +27,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+
+from _machine import machine
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results" / "data.json"
@@ -116,11 +117,7 @@ def main() -> None:
     result = {
         "benchmark": "data layer: Panel.from_frame + windows",
         "command": "python benchmarks/data.py " + " ".join(sys.argv[1:]),
-        "machine": {
-            "python": platform.python_version(),
-            "cpus": os.cpu_count(),
-            "platform": platform.platform(),
-        },
+        "machine": machine(),
         "versions": {
             "qfcast": qfcast.__version__,
             "pandas": pd.__version__,

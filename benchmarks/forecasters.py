@@ -23,8 +23,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import statistics
 import sys
 import time
@@ -36,6 +34,7 @@ import pandas as pd
 import torch
 
 import qfcast
+from _machine import machine
 from qfcast import datasets
 from qfcast.data import Panel, WindowSampler
 from qfcast.data.timeindex import season_length
@@ -219,12 +218,7 @@ def main() -> None:
     results: dict = {
         "benchmark": "forecasters: every encoder x head, rolling test windows",
         "command": "python benchmarks/forecasters.py " + " ".join(sys.argv[1:]),
-        "machine": {
-            "python": platform.python_version(),
-            "cpus": os.cpu_count(),
-            "torch_threads": torch.get_num_threads(),
-            "platform": platform.platform(),
-        },
+        "machine": machine(),
         "versions": {"qfcast": qfcast.__version__, "torch": torch.__version__},
         "budget_s": args.budget,
         "scaler": args.scaler,

@@ -20,8 +20,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import resource
 import statistics
 import subprocess
@@ -33,6 +31,8 @@ from pathlib import Path
 
 import numpy as np
 import torch
+
+from _machine import machine
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results" / "mqf2.json"
@@ -296,11 +296,7 @@ def main() -> None:
     result: dict = {
         "benchmark": "MQF2: step time and memory vs GluonTS, accuracy on a known joint Gaussian",
         "command": "python benchmarks/mqf2.py " + " ".join(sys.argv[1:]),
-        "machine": {
-            "python": platform.python_version(),
-            "cpus": os.cpu_count(),
-            "platform": platform.platform(),
-        },
+        "machine": machine(),
         "versions": {"qfcast": qfcast.__version__, "torch": torch.__version__},
         "step": {"rounds": len(rounds), "qfcast": _median_round([r["ours"] for r in rounds])},
     }
