@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 
 import qfcast
-from _cli import example_main
+from _shared import example_main
 from qfcast import datasets
 from qfcast.metrics import crossing_rate, weighted_quantile_loss
 

@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 import qfcast
-from _cli import example_main
+from _shared import example_main
 from qfcast import plot
 from qfcast.data.synthetic import demand_scenario
 from qfcast.decision import tradeoff

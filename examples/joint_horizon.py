@@ -31,7 +31,6 @@ under ``--out``.
 
 from __future__ import annotations
 
-import contextlib
 import time
 import warnings
 from pathlib import Path
@@ -41,7 +40,7 @@ import pandas as pd
 import torch
 
 import qfcast
-from _cli import example_main
+from _shared import example_main, one_thread
 from qfcast.data.synthetic import MultiHorizonGaussian
 from qfcast.distributions import energy_score, variogram_score
 from qfcast.forecast import Forecast, JointForecast, sample_correlation
@@ -116,18 +115,6 @@ def _fit(head: str, history: pd.DataFrame, steps: int, seed: int) -> qfcast.Fore
         return fc.fit(history)
 
 
-@contextlib.contextmanager
-def _one_thread():
-    """Run torch single-threaded: on a busy 2-core machine two intra-op threads made the ISQF
-    fit 2.5-6 times slower (measured; MQF² about the same either way)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(threads)
-
-
 def _paired(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
     """Mean and standard error of the paired difference ``a − b`` over windows."""
     d = a - b
@@ -151,7 +138,7 @@ def run(quick: bool = False, out: Path = Path("examples/output"), seeds: int | N
     true_paths = np.concatenate(
         [truth.sample_future(h, SAMPLES, seed=j) for j, h in enumerate(histories)], axis=1
     )
-    with _one_thread():
+    with one_thread():
         for seed in range(n_seeds):
             paths["truth"].append(true_paths)  # the same exact draws, once per seed
             for head in HEADS:

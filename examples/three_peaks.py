@@ -37,7 +37,6 @@ margin over 5 knots (0.035, converged) is thin there. Writes ``three_peaks.json`
 
 from __future__ import annotations
 
-import contextlib
 import itertools
 import math
 import time
@@ -49,7 +48,7 @@ import torch
 from matplotlib.figure import Figure
 from torch.distributions import Distribution
 
-from _cli import example_main
+from _shared import example_main, one_thread
 from qfcast.data.synthetic import ThreePeaks
 from qfcast.distributions import ISQF
 from qfcast.heads import get_head
@@ -179,18 +178,6 @@ def fit(head_spec: dict, truth: ThreePeaks, seeds: int, steps: int) -> list[Fitt
     return fitted
 
 
-@contextlib.contextmanager
-def _one_thread():
-    """Run torch single-threaded: the problem is tiny, and on a busy 2-core machine intra-op
-    threads made each step 4-5 times slower (measured)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(threads)
-
-
 def expected_crps(truth: ThreePeaks, crps_fn, breaks: np.ndarray = (), panels: int = 1500) -> float:
     """``E_Y crps_fn(Y)`` for ``Y ~ truth``: composite 8-point Gauss-Legendre in ``y``.
 
@@ -274,7 +261,7 @@ def run(quick: bool = False, out: Path = Path("examples/output"), seeds: int | N
     n_seeds = seeds if seeds is not None else (2 if quick else 5)
     steps = 2500 if quick else 8000
     truth = ThreePeaks()
-    with _one_thread():
+    with one_thread():
         fitted = {name: fit(spec, truth, n_seeds, steps) for name, spec in MODELS.items()}
     scores = {name: [_score(truth, model) for model in models] for name, models in fitted.items()}
     first = {name: models[0] for name, models in fitted.items()}

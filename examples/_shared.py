@@ -1,11 +1,14 @@
-"""The shared command line of the example scripts: ``--quick``, ``--out``, JSON out."""
+"""What the example scripts share: their command line and a single-threaded torch context."""
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
+
+import torch
 
 
 def example_main(run: Callable[..., dict], name: str, doc: str) -> None:
@@ -18,3 +21,15 @@ def example_main(run: Callable[..., dict], name: str, doc: str) -> None:
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / f"{name}.json").write_text(json.dumps(result, indent=2, default=str))
     print(json.dumps(result, indent=2, default=str))
+
+
+@contextlib.contextmanager
+def one_thread() -> Iterator[None]:
+    """Run torch single-threaded: these fits are small, and on a busy 2-core machine two
+    intra-op threads were observed to slow them down severalfold (not benchmarked)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
