@@ -190,6 +190,24 @@ def test_split_validation_holds_out_the_last_horizon():
     torch.testing.assert_close(val.past_target[:, -1], last_train)
 
 
+def test_several_validation_windows_per_series_step_back_one_horizon_each():
+    panel, _ = panel_with_covariates()  # lengths 40, 12, 25
+    train, val = split_validation(panel, context=6, horizon=5, windows=3)
+    assert train.lengths.tolist() == [25, 0, 10]
+    # newest first per series; the short series has room for two windows (origin ≥ 1)
+    assert val.origin.tolist() == [35, 30, 25, 7, 2, 20, 15, 10]
+    one = validation_windows(panel, context=6, horizon=5)
+    torch.testing.assert_close(val.future_target[[0, 3, 5]], one.future_target)
+    # the window before the newest ends where the newest begins
+    torch.testing.assert_close(val.future_target[1, -1], val.past_target[0, -1])
+    with pytest.warns(DataWarning) as caught:  # emptied: announced, then never drawn
+        sampler = WindowSampler(train, context=6, horizon=5, seed=0)
+    assert any("left out of training windows: 's1'" in str(w.message) for w in caught)
+    assert len(sampler.sample(16)) == 16
+    with pytest.raises(ValueError, match="windows must be a positive int"):
+        validation_windows(panel, context=6, horizon=5, windows=0)
+
+
 # --------------------------------------------------------------------------- scalers
 def slow_scale(y, seen, kind):
     locs, scales = [], []

@@ -244,21 +244,30 @@ class WindowSampler:
         return gather(self.panel, series, origin, self.context, self.horizon)
 
 
-def validation_windows(panel: Panel, context: int, horizon: int) -> Windows:
-    """One window per series: the last ``horizon`` steps, forecast from what precedes them.
+def validation_windows(panel: Panel, context: int, horizon: int, windows: int = 1) -> Windows:
+    """``windows`` windows per series: the last ``windows`` stretches of ``horizon`` steps,
+    each forecast from what precedes it (newest first per series).
 
-    Series with ``horizon`` steps or fewer have no context left and are left out (warned).
+    Series with ``horizon`` steps or fewer have no context left and are left out (warned);
+    a series too short for all ``windows`` gives the ones that fit.
     """
+    if isinstance(windows, bool) or not isinstance(windows, int) or windows < 1:
+        raise ValueError(f"windows must be a positive int, got {windows!r}")
     series = _usable(panel, horizon + 1, "validation")
     _warn_short(panel, series, context, context + horizon, " plus horizon")
-    origin = panel.lengths[series] - horizon
-    return gather(panel, series, origin, context, horizon)
+    back = np.arange(1, windows + 1) * horizon  # the origins sit back·1, back·2, … steps back
+    origin = panel.lengths[series, None] - back[None, :]  # (series, windows)
+    keep = origin >= 1
+    return gather(panel, np.repeat(series, keep.sum(1)), origin[keep], context, horizon)
 
 
-def split_validation(panel: Panel, context: int, horizon: int) -> tuple[Panel, Windows]:
-    """(training panel, validation windows): the last ``horizon`` steps of every series are
-    held out for validation and removed from the panel the sampler trains on."""
-    return panel.drop_last(horizon), validation_windows(panel, context, horizon)
+def split_validation(
+    panel: Panel, context: int, horizon: int, windows: int = 1
+) -> tuple[Panel, Windows]:
+    """(training panel, validation windows): the last ``windows · horizon`` steps of every
+    series are held out for validation and removed from the panel the sampler trains on."""
+    validation = validation_windows(panel, context, horizon, windows)
+    return panel.drop_last(windows * horizon), validation
 
 
 def inference_batches(
