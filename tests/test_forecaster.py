@@ -71,6 +71,32 @@ def test_constructor_only_stores_and_fit_returns_self(panel):
         tiny(head="isqff").fit(panel)
 
 
+@pytest.mark.parametrize(
+    ("freq", "horizon", "model", "head", "context", "season"),
+    [
+        ("h", 6, "mqcnn", "isqf", 48, 24),  # two days are longer than four horizons
+        ("h", 24, "mqrnn", "isqf", 96, 24),  # four horizons are longer than two days
+        ("W-SUN", 3, "deepar", "student_t", 104, None),  # two years: lag 52 fits
+        ("h", 6, "mqcnn", "mqf2", 6, 24),  # the joint head keeps one horizon
+        ("h", 6, {"name": "mqcnn", "season": None}, "isqf", 48, None),  # the user's choice
+    ],
+)
+def test_default_context_spans_two_seasons_and_the_season_reaches_the_decoder(
+    freq, horizon, model, head, context, season
+):
+    panel = sine_panel(n_series=4, length=240)
+    stamps = pd.date_range("2020-01-05", periods=240, freq=freq)  # a Sunday
+    df = panel.assign(ds=stamps[panel.groupby("unique_id").cumcount().to_numpy()])
+    fc = tiny(horizon=horizon, model=model, head=head).fit(df)
+    assert fc.context_ == context
+    hparams = fc.module_.encoder.hparams
+    if fc.module_.encoder.kind == "multi_horizon":
+        assert hparams["season"] == season
+    else:
+        assert 52 in hparams["lags"] and max(hparams["lags"]) < context
+    assert np.isfinite(fc.predict(df).quantile(LEVELS).iloc[:, 2:].to_numpy()).all()
+
+
 def test_monotone_heads_never_cross(panel):
     fc = tiny(head="isqf", max_epochs=2).fit(panel)
     q = fc.predict(panel).quantile(np.linspace(0.01, 0.99, 99)).iloc[:, 2:].to_numpy()
@@ -145,3 +171,27 @@ def test_ddp_on_two_cpu_processes(tmp_path):
     result = json.loads(out.read_text())
     assert result["world_size"] == 2
     assert result["wql"] < 0.5 * result["climatology_wql"], result
+
+
+@pytest.mark.parametrize(
+    ("n_series", "length", "horizon", "expected"),
+    [
+        (2, 17_000, 24, 32),  # two long hourly series: 64 windows in all
+        (1, 9_984, 48, 20),  # one series: at most a tenth of it held out
+        (4, 240, 6, 4),
+        (300, 150, 8, 1),  # a wide panel: one window per series is plenty
+        (3, 40, 8, 1),  # too short for more than one
+    ],
+)
+def test_automatic_validation_windows(n_series, length, horizon, expected):
+    from qfcast.data import Panel
+    from qfcast.forecaster import _validation_windows
+
+    panel = Panel.from_frame(sine_panel(n_series=n_series, length=length))
+    assert _validation_windows(panel, horizon) == expected
+
+
+def test_bad_training_options_raise(panel):
+    for name in ("train_origins", "validation_windows"):
+        with pytest.raises(ValueError, match=f"{name} must be a positive int"):
+            tiny(**{name: 0}).fit(panel)

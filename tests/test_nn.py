@@ -21,6 +21,7 @@ from qfcast.nn import (
     MultiHorizonEncoder,
     get_encoder,
 )
+from qfcast.nn.decoder import seasonal_sources
 
 FULL = InputDims(
     context=12, horizon=4, time=2, past=2, known=3, static_real=2, cardinalities=(3, 5)
@@ -124,6 +125,7 @@ def test_get_encoder_accepts_names_classes_configs_and_modules():
         (MQCNN, {"out_features": 0}),
         (MQRNN, {"hidden_size": 2.5}),
         (MQRNN, {"dropout": 1.0}),
+        (MQRNN, {"season": 0}),
         (DeepAR, {"lags": [1, 1]}),
         (DeepAR, {"lags": [0, 2]}),
         (DeepAR, {"num_layers": True}),
@@ -174,27 +176,85 @@ def test_deepar_shapes(dims, batch):
 # --------------------------------------------------------------------------- forking
 
 
+@pytest.mark.parametrize("season", [None, 1, 5])
 @pytest.mark.parametrize("batch", [1, 5])
 @pytest.mark.parametrize("dims", ALL_DIMS, ids=["full", "bare", "odd", "one"])
 @pytest.mark.parametrize("cls", MULTI)
-def test_non_forking_equals_forking_at_the_last_origin_exactly(cls, dims, batch):
-    m = build(cls, dims)
+def test_non_forking_equals_forking_at_the_last_origin_exactly(cls, dims, batch, season):
+    m = build(cls, dims, season=season)
     x = make_input(dims, batch)
     assert torch.equal(m(x), m(x, forking=True)[:, -1])
 
 
+@pytest.mark.parametrize("season", [None, 5])
 @pytest.mark.parametrize("cls", MULTI)
-def test_forking_matches_a_per_origin_loop(cls):
-    """Slow reference: origin t decodes state t with the inputs of positions t+1..t+H."""
-    m = build(cls, FULL)
+def test_the_last_origins_alone_equal_the_tail_of_all_origins(cls, season):
+    m = build(cls, FULL, season=season)
+    x = make_input(FULL, 3)
+    every = m(x, forking=True)
+    for k in (1, 2, 7, FULL.context, FULL.context + 5):
+        tail = m(x, forking=True, origins=k)
+        assert tail.shape[1] == min(k, FULL.context)
+        torch.testing.assert_close(tail, every[:, -tail.shape[1] :], rtol=0, atol=1e-6)
+    with pytest.raises(ValueError, match="origins must be a positive int"):
+        m(x, forking=True, origins=0)
+
+
+def naive_loop(x: EncoderInput, t: int, horizon: int, season: int) -> torch.Tensor:
+    """Slow reference of the seasonal-naive decoder input of origin t, ``(B, H, 2)``: step k
+    repeats the latest value at a whole number of seasons before it, if in the window."""
+    rows = []
+    for k in range(1, horizon + 1):
+        j = t + k - season * math.ceil(k / season)
+        if j < 0:
+            rows.append(torch.zeros(x.batch_size, 2))
+        else:
+            seen = x.observed[:, j]
+            rows.append(torch.stack([x.target[:, j] * seen, seen], -1))
+    return torch.stack(rows, 1)
+
+
+@pytest.mark.parametrize("season", [None, 1, 3, 7, 40])
+@pytest.mark.parametrize("cls", MULTI)
+def test_forking_matches_a_per_origin_loop(cls, season):
+    """Slow reference: origin t decodes state t with the inputs of positions t+1..t+H (and,
+    with a season, the seasonal-naive forecast from t)."""
+    m = build(cls, FULL, season=season)
     x = make_input(FULL, 3)
     states = m.encode(x)
     steps = torch.cat([x.time, x.known], dim=-1)
     h = FULL.horizon
-    loop = torch.stack(
-        [m.decoder(states[:, t], steps[:, t + 1 : t + 1 + h]) for t in range(FULL.context)], 1
-    )
-    torch.testing.assert_close(m(x, forking=True), loop, rtol=0, atol=1e-6)
+    loop = []
+    for t in range(FULL.context):
+        inputs = steps[:, t + 1 : t + 1 + h]
+        if season is not None:
+            inputs = torch.cat([inputs, naive_loop(x, t, h, season)], -1)
+        loop.append(m.decoder(states[:, t], inputs))
+    torch.testing.assert_close(m(x, forking=True), torch.stack(loop, 1), rtol=0, atol=1e-6)
+
+
+@pytest.mark.parametrize("season", [1, 2, 3, 4, 5, 9])
+def test_seasonal_sources_are_the_latest_known_value_of_the_same_phase(season):
+    sources = seasonal_sources(context=10, horizon=7, season=season)
+    for t in range(10):
+        for k in range(1, 8):
+            j = int(sources[t, k - 1])
+            assert t - season < j <= t, (t, k, j)  # known at origin t, within one season
+            assert (t + k - j) % season == 0, (t, k, j)  # same phase as the target step
+
+
+def test_seasonal_input_lets_the_decoder_see_a_full_season_back():
+    """Season 10 > the receptive field of a 1-layer kernel-2 MQ-CNN (2 steps): with the
+    seasonal input, the last origin's forecast depends on position C − 10 (step 1's source)
+    but not on C − 11 (no step's source)."""
+    dims = dataclasses.replace(BARE, context=16)
+    x = make_input(dims, 2)
+    moved = perturbed(x, "target", dims.context - 10)
+    tiny = {"channels": [3], "kernel_sizes": [2], "dilations": [1]}
+    plain, seasonal = build(MQCNN, dims, **tiny), build(MQCNN, dims, **tiny, season=10)
+    assert torch.equal(plain(x), plain(moved))
+    assert not torch.equal(seasonal(x), seasonal(moved))
+    assert torch.equal(seasonal(x), seasonal(perturbed(x, "target", dims.context - 11)))
 
 
 def changed_origins(m: MultiHorizonEncoder, x: EncoderInput, x2: EncoderInput) -> list[bool]:
@@ -202,20 +262,22 @@ def changed_origins(m: MultiHorizonEncoder, x: EncoderInput, x2: EncoderInput) -
     return (diff > 0).tolist()
 
 
+@pytest.mark.parametrize("season", [None, 3])
 @pytest.mark.parametrize("field", ["target", "observed", "past"])
 @pytest.mark.parametrize("cls", MULTI)
-def test_origin_t_sees_the_past_up_to_t_only(cls, field):
-    m = build(cls, FULL)
+def test_origin_t_sees_the_past_up_to_t_only(cls, field, season):
+    m = build(cls, FULL, season=season)
     x = make_input(FULL, 2)
     for p in range(FULL.context):
         expected = [t >= p for t in range(FULL.context)]
         assert changed_origins(m, x, perturbed(x, field, p)) == expected, (field, p)
 
 
+@pytest.mark.parametrize("season", [None, 3])
 @pytest.mark.parametrize("field", ["known", "time"])
 @pytest.mark.parametrize("cls", MULTI)
-def test_origin_t_sees_known_inputs_up_to_t_plus_h_only(cls, field):
-    m = build(cls, FULL)
+def test_origin_t_sees_known_inputs_up_to_t_plus_h_only(cls, field, season):
+    m = build(cls, FULL, season=season)
     x = make_input(FULL, 2)
     for p in range(FULL.context + FULL.horizon):
         expected = [p <= t + FULL.horizon for t in range(FULL.context)]
@@ -363,7 +425,7 @@ def test_gradients_reach_every_parameter(cls):
 @pytest.mark.parametrize(
     ("cls", "hparams"),
     [
-        (MQCNN, {"channels": [5, 6], "kernel_sizes": [3, 2], "dilations": [1, 4]}),
+        (MQCNN, {"channels": [5, 6], "kernel_sizes": [3, 2], "dilations": [1, 4], "season": 5}),
         (MQRNN, {"hidden_size": 7, "num_layers": 2, "dropout": 0.2, "embedding_dims": [2, 3]}),
         (DeepAR, {"hidden_size": 6, "lags": [1, 4], "embedding_dims": [1, 1]}),
     ],

@@ -77,6 +77,7 @@ class ForecastingModule(L.LightningModule):
         lr_factor: float = 0.5,
         lr_patience: int = 10,
         forking: bool = True,
+        origins: int | None = None,
     ) -> None:
         super().__init__()
         self.encoder, self.head = encoder, head
@@ -85,7 +86,7 @@ class ForecastingModule(L.LightningModule):
         self.scaler = SCALERS[scaler]()
         self.lr, self.weight_decay = lr, weight_decay
         self.lr_factor, self.lr_patience = lr_factor, lr_patience
-        self.forking = forking
+        self.forking, self.origins = forking, origins
         self.autoregressive = getattr(encoder, "kind", "") == "autoregressive"
         self.joint = bool(getattr(head, "joint", False))
         if self.joint and self.autoregressive:
@@ -140,11 +141,13 @@ class ForecastingModule(L.LightningModule):
                 observed = observed[:, -horizon:]
             return self._mean_loss(raw, target, observed, scale, 1)
         if forking:
-            raw = self.projection(self.encoder(x, forking=True))  # (B, C, H, O)
+            # (B, K, H, O): the last K = ``origins`` origins of the context (default all C)
+            raw = self.projection(self.encoder(x, forking=True, origins=self.origins))
+            k = raw.shape[1]
             full = torch.cat([w.past_target, w.future_target], dim=1)[:, 1:]
             seen = torch.cat([w.past_observed, w.future_observed], dim=1)[:, 1:]
-            target = full.unfold(1, horizon, 1)
-            observed = seen.unfold(1, horizon, 1).to(raw.dtype)
+            target = full.unfold(1, horizon, 1)[:, -k:]
+            observed = seen.unfold(1, horizon, 1)[:, -k:].to(raw.dtype)
             return self._mean_loss(raw, target, observed, scale, 2)
         raw = self.projection(self.encoder(x, forking=False))  # (B, H, O)
         observed = w.future_observed.to(raw.dtype)

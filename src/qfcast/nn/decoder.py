@@ -82,14 +82,43 @@ class ForkingMLPDecoder(nn.Module):
         return self.local_mlp(torch.cat([local, agnostic.expand_as(local), steps], dim=-1))
 
 
-def decoder_hparams(global_hidden: int, local_dim: int, out_features: int, embedding_dims) -> dict:
+def decoder_hparams(
+    global_hidden: int, local_dim: int, out_features: int, embedding_dims, season: int | None
+) -> dict:
     """The checked, JSON-able hyperparameters every multi-horizon encoder shares."""
     return {
         "global_hidden": positive_int("global_hidden", global_hidden),
         "local_dim": positive_int("local_dim", local_dim),
         "out_features": positive_int("out_features", out_features),
         "embedding_dims": None if embedding_dims is None else list(embedding_dims),
+        "season": None if season is None else positive_int("season", season),
     }
+
+
+def seasonal_sources(context: int, horizon: int, season: int) -> Tensor:
+    """Window position of the seasonal-naive forecast for every (origin, step), ``(C, H)``.
+
+    From the origin after position t, step k (1-based) is forecast by the value one or more
+    whole seasons earlier that is already known: position ``t + k − season·⌈k / season⌉``,
+    which lies in ``(t − season, t]``. Negative entries fall before the window.
+
+    Examples
+    --------
+    >>> seasonal_sources(context=4, horizon=3, season=2).tolist()
+    [[-1, 0, -1], [0, 1, 0], [1, 2, 1], [2, 3, 2]]
+    """
+    t = torch.arange(context).unsqueeze(1)
+    k = torch.arange(1, horizon + 1)
+    return t + k - season * torch.div(k + season - 1, season, rounding_mode="floor")
+
+
+def seasonal_naive_inputs(target: Tensor, observed: Tensor, sources: Tensor) -> Tensor:
+    """``(B, C, H, 2)``: the seasonal-naive value and whether it was observed, per origin and
+    step (0 and 0 where the source falls before the window or was missing)."""
+    inside = sources >= 0
+    index = sources.clamp(min=0)
+    seen = observed[:, index] * inside  # (B, C, H)
+    return torch.stack([target[:, index] * seen, seen], dim=-1)
 
 
 class MultiHorizonEncoder(Encoder, abc.ABC):
@@ -97,10 +126,18 @@ class MultiHorizonEncoder(Encoder, abc.ABC):
 
     Subclasses implement :meth:`encode`, which returns one state per context position,
     computed from inputs at positions ≤ t only.
+
+    With a ``season`` hyperparameter (``Forecaster`` passes the data's season length), every
+    step's decoder input also holds the **seasonal-naive forecast** from that origin (the
+    value one season before the step, already known at the origin, see
+    :func:`seasonal_sources`) and whether it was observed. A convolution with a receptive
+    field of 31 steps or an RNN cannot recall yesterday's value at the same half-hour (48
+    steps back) or last year's week; this input hands it to the decoder directly.
     """
 
     kind = "multi_horizon"
     decoder: ForkingMLPDecoder
+    season: int | None = None
 
     @abc.abstractmethod
     def encode(self, x: EncoderInput) -> Tensor:
@@ -109,16 +146,23 @@ class MultiHorizonEncoder(Encoder, abc.ABC):
     def _decoder(
         self, dims: InputDims, state_features: int, global_hidden: int, local_dim: int
     ) -> ForkingMLPDecoder:
+        self.season = self._hparams.get("season")
+        if self.season is not None:
+            self.register_buffer(
+                "seasonal_sources",
+                seasonal_sources(dims.context, dims.horizon, self.season),
+                persistent=False,
+            )
         return ForkingMLPDecoder(
             state_features,
-            dims.time + dims.known,
+            dims.time + dims.known + (2 if self.season is not None else 0),
             dims.horizon,
             global_hidden,
             local_dim,
             self.out_features,
         )
 
-    def forward(self, x: EncoderInput, forking: bool = False) -> Tensor:
+    def forward(self, x: EncoderInput, forking: bool = False, origins: int | None = None) -> Tensor:
         """Features for the H steps after one origin, or after every context position.
 
         Parameters
@@ -133,6 +177,9 @@ class MultiHorizonEncoder(Encoder, abc.ABC):
             ``cat(past_target, future_target)[:, t + 1 : t + 1 + H]``. Origin t is computed
             from the target and past covariates at positions ≤ t and the known covariates
             and time features at positions ≤ t + H only.
+        origins
+            With ``forking``: decode only the last ``origins`` origins, ``(B, origins, H, F)``
+            (the values of ``forward(x, forking=True)[:, -origins:]``, for less work).
 
         Notes
         -----
@@ -145,12 +192,21 @@ class MultiHorizonEncoder(Encoder, abc.ABC):
         c, h = self.dims.context, self.dims.horizon
         states = self.encode(x)
         steps = torch.cat([x.time, x.known], dim=-1)  # (B, C + H, T + K)
-        last = self.decoder(states[:, -1], steps[:, c:])
+        sources = self.seasonal_sources if self.season is not None else None
+        last_steps = steps[:, c:]
+        if sources is not None:
+            naive = seasonal_naive_inputs(x.target, x.observed, sources[-1:])[:, 0]
+            last_steps = torch.cat([last_steps, naive], dim=-1)
+        last = self.decoder(states[:, -1], last_steps)
         if not forking:
             return last
-        if c == 1:
+        first = 0 if origins is None else c - min(positive_int("origins", origins), c)
+        if first == c - 1:
             return last.unsqueeze(1)
         # origin t < C − 1 reads positions t + 1, …, t + H: windows of steps[:, 1 : C + H − 1]
-        windows = steps[:, 1 : c + h - 1].unfold(1, h, 1).transpose(-1, -2)  # (B, C−1, H, ·)
-        early = self.decoder(states[:, :-1], windows)
+        windows = steps[:, first + 1 : c + h - 1].unfold(1, h, 1).transpose(-1, -2)
+        if sources is not None:
+            naive = seasonal_naive_inputs(x.target, x.observed, sources[first:-1])
+            windows = torch.cat([windows, naive], dim=-1)
+        early = self.decoder(states[:, first:-1], windows)  # origins first, …, C − 2
         return torch.cat([early, last.unsqueeze(1)], dim=1)

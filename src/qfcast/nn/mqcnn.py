@@ -76,6 +76,9 @@ class MQCNN(MultiHorizonEncoder):
         width); the head is its output layer.
     embedding_dims
         Embedding size per static categorical column; default ``min(50, (card + 1) // 2)``.
+    season
+        Season length in steps: feed each decoder step the seasonal-naive forecast from its
+        origin (see :class:`~qfcast.nn.decoder.MultiHorizonEncoder`); ``None``: no such input.
 
     Examples
     --------
@@ -99,6 +102,7 @@ class MQCNN(MultiHorizonEncoder):
         local_dim: int = 20,
         out_features: int = 30,
         embedding_dims: Sequence[int] | None = None,
+        season: int | None = None,
     ) -> None:
         channels = positive_ints("channels", channels)
         kernel_sizes = positive_ints("kernel_sizes", kernel_sizes, len(channels))
@@ -107,7 +111,7 @@ class MQCNN(MultiHorizonEncoder):
             "channels": channels,
             "kernel_sizes": kernel_sizes,
             "dilations": dilations,
-            **decoder_hparams(global_hidden, local_dim, out_features, embedding_dims),
+            **decoder_hparams(global_hidden, local_dim, out_features, embedding_dims, season),
         }
         super().__init__(dims, hparams)
         self.out_features = out_features

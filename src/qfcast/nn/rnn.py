@@ -57,7 +57,7 @@ class MQRNN(MultiHorizonEncoder):
         The recurrent layers' (GluonTS: 50 units, 1 layer); ``dropout`` acts between layers.
     cell
         ``"lstm"`` (default) or ``"gru"``.
-    global_hidden, local_dim, out_features, embedding_dims
+    global_hidden, local_dim, out_features, embedding_dims, season
         As for :class:`~qfcast.nn.mqcnn.MQCNN`.
 
     Examples
@@ -84,6 +84,7 @@ class MQRNN(MultiHorizonEncoder):
         out_features: int = 30,
         embedding_dims: Sequence[int] | None = None,
         cell: str = "lstm",
+        season: int | None = None,
     ) -> None:
         if cell not in _CELLS:
             raise ValueError(f"cell must be one of {sorted(_CELLS)}, got {cell!r}")
@@ -92,7 +93,7 @@ class MQRNN(MultiHorizonEncoder):
             "hidden_size": positive_int("hidden_size", hidden_size),
             "num_layers": positive_int("num_layers", num_layers),
             "dropout": probability("dropout", dropout),
-            **decoder_hparams(global_hidden, local_dim, out_features, embedding_dims),
+            **decoder_hparams(global_hidden, local_dim, out_features, embedding_dims, season),
         }
         super().__init__(dims, hparams)
         self.out_features = out_features
@@ -143,6 +144,9 @@ class DeepAR(Encoder):
         ``(1,)``).
     embedding_dims
         Embedding size per static categorical column; default ``min(50, (card + 1) // 2)``.
+    season
+        Season length in steps: feed each decoder step the seasonal-naive forecast from its
+        origin (see :class:`~qfcast.nn.decoder.MultiHorizonEncoder`); ``None``: no such input.
 
     Examples
     --------
