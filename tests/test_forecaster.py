@@ -77,7 +77,8 @@ def test_constructor_only_stores_and_fit_returns_self(panel):
         ("h", 6, "mqcnn", "isqf", 48, 24),  # two days are longer than four horizons
         ("h", 24, "mqrnn", "isqf", 96, 24),  # four horizons are longer than two days
         ("W-SUN", 3, "deepar", "student_t", 104, None),  # two years: lag 52 fits
-        ("h", 6, "mqcnn", "mqf2", 6, 24),  # the joint head keeps one horizon
+        ("h", 13, "mqcnn", "mqf2", 13, 24),  # the joint head keeps one horizon
+        ("h", 6, "mqcnn", "mqf2", 6, None),  # season 24 ≥ context + horizon: no such input
         ("h", 6, {"name": "mqcnn", "season": None}, "isqf", 48, None),  # the user's choice
     ],
 )
