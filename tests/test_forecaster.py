@@ -12,7 +12,9 @@ import pandas as pd
 import pytest
 
 import qfcast
+from qfcast.data import Panel
 from qfcast.data.synthetic import demand_scenario
+from qfcast.forecaster import _validation_windows
 from qfcast.heads import HEADS
 from qfcast.nn import ENCODERS
 
@@ -185,9 +187,6 @@ def test_ddp_on_two_cpu_processes(tmp_path):
     ],
 )
 def test_automatic_validation_windows(n_series, length, horizon, expected):
-    from qfcast.data import Panel
-    from qfcast.forecaster import _validation_windows
-
     panel = Panel.from_frame(sine_panel(n_series=n_series, length=length))
     assert _validation_windows(panel, horizon) == expected
 

@@ -255,8 +255,8 @@ def validation_windows(panel: Panel, context: int, horizon: int, windows: int = 
         raise ValueError(f"windows must be a positive int, got {windows!r}")
     series = _usable(panel, horizon + 1, "validation")
     _warn_short(panel, series, context, context + horizon, " plus horizon")
-    back = np.arange(1, windows + 1) * horizon  # the origins sit back·1, back·2, … steps back
-    origin = panel.lengths[series, None] - back[None, :]  # (series, windows)
+    back = np.arange(1, windows + 1) * horizon  # newest first: 1, 2, … horizons from the end
+    origin = panel.lengths[series, None] - back  # (series, windows)
     keep = origin >= 1
     return gather(panel, np.repeat(series, keep.sum(1)), origin[keep], context, horizon)
 

@@ -15,6 +15,8 @@ projects (the head is the local MLP's output layer).
 from __future__ import annotations
 
 import abc
+from collections.abc import Mapping
+from typing import Any
 
 import torch
 from torch import Tensor, nn
@@ -113,11 +115,11 @@ def seasonal_sources(context: int, horizon: int, season: int) -> Tensor:
 
 
 def seasonal_naive_inputs(target: Tensor, observed: Tensor, sources: Tensor) -> Tensor:
-    """``(B, C, H, 2)``: the seasonal-naive value and whether it was observed, per origin and
-    step (0 and 0 where the source falls before the window or was missing)."""
+    """``(B, *sources.shape, 2)``: the seasonal-naive value and whether it was observed, for
+    each source position (0 and 0 where it falls before the window or was missing)."""
     inside = sources >= 0
     index = sources.clamp(min=0)
-    seen = observed[:, index] * inside  # (B, C, H)
+    seen = observed[:, index] * inside
     return torch.stack([target[:, index] * seen, seen], dim=-1)
 
 
@@ -137,7 +139,13 @@ class MultiHorizonEncoder(Encoder, abc.ABC):
 
     kind = "multi_horizon"
     decoder: ForkingMLPDecoder
-    season: int | None = None
+
+    def __init__(self, dims: InputDims, hparams: Mapping[str, Any]) -> None:
+        super().__init__(dims, hparams)
+        self.season: int | None = hparams.get("season")
+        if self.season is not None:
+            sources = seasonal_sources(dims.context, dims.horizon, self.season)
+            self.register_buffer("seasonal_sources", sources, persistent=False)
 
     @abc.abstractmethod
     def encode(self, x: EncoderInput) -> Tensor:
@@ -146,13 +154,6 @@ class MultiHorizonEncoder(Encoder, abc.ABC):
     def _decoder(
         self, dims: InputDims, state_features: int, global_hidden: int, local_dim: int
     ) -> ForkingMLPDecoder:
-        self.season = self._hparams.get("season")
-        if self.season is not None:
-            self.register_buffer(
-                "seasonal_sources",
-                seasonal_sources(dims.context, dims.horizon, self.season),
-                persistent=False,
-            )
         return ForkingMLPDecoder(
             state_features,
             dims.time + dims.known + (2 if self.season is not None else 0),
@@ -192,12 +193,7 @@ class MultiHorizonEncoder(Encoder, abc.ABC):
         c, h = self.dims.context, self.dims.horizon
         states = self.encode(x)
         steps = torch.cat([x.time, x.known], dim=-1)  # (B, C + H, T + K)
-        sources = self.seasonal_sources if self.season is not None else None
-        last_steps = steps[:, c:]
-        if sources is not None:
-            naive = seasonal_naive_inputs(x.target, x.observed, sources[-1:])[:, 0]
-            last_steps = torch.cat([last_steps, naive], dim=-1)
-        last = self.decoder(states[:, -1], last_steps)
+        last = self.decoder(states[:, -1], self._with_naive(x, steps[:, c:], c - 1))
         if not forking:
             return last
         first = 0 if origins is None else c - min(positive_int("origins", origins), c)
@@ -205,8 +201,14 @@ class MultiHorizonEncoder(Encoder, abc.ABC):
             return last.unsqueeze(1)
         # origin t < C − 1 reads positions t + 1, …, t + H: windows of steps[:, 1 : C + H − 1]
         windows = steps[:, first + 1 : c + h - 1].unfold(1, h, 1).transpose(-1, -2)
-        if sources is not None:
-            naive = seasonal_naive_inputs(x.target, x.observed, sources[first:-1])
-            windows = torch.cat([windows, naive], dim=-1)
+        windows = self._with_naive(x, windows, slice(first, c - 1))
         early = self.decoder(states[:, first:-1], windows)  # origins first, …, C − 2
         return torch.cat([early, last.unsqueeze(1)], dim=1)
+
+    def _with_naive(self, x: EncoderInput, steps: Tensor, origins: int | slice) -> Tensor:
+        """The decoder's step inputs of ``origins``, with their seasonal-naive inputs
+        appended when the encoder has a season."""
+        if self.season is None:
+            return steps
+        naive = seasonal_naive_inputs(x.target, x.observed, self.seasonal_sources[origins])
+        return torch.cat([steps, naive], dim=-1)

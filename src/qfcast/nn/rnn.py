@@ -144,9 +144,6 @@ class DeepAR(Encoder):
         ``(1,)``).
     embedding_dims
         Embedding size per static categorical column; default ``min(50, (card + 1) // 2)``.
-    season
-        Season length in steps: feed each decoder step the seasonal-naive forecast from its
-        origin (see :class:`~qfcast.nn.decoder.MultiHorizonEncoder`); ``None``: no such input.
 
     Examples
     --------
